@@ -1,0 +1,135 @@
+"""Input and output shapes of the public API (one explicit serializer per direction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from ..intake import Submission, check_submission
+from ..models import DataSubjectRequest, Kind, Regime, RequesterType
+
+
+class ChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(max_length=100, help_text="What to correct, e.g. 'postal address'.")
+    value = serializers.CharField(max_length=1000, help_text="The correct value.")
+
+
+class AgentSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+    organisation = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    email = serializers.EmailField(max_length=254)
+    country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, help_text="ISO 3166 alpha-2, e.g. DE."
+    )
+    state = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, help_text="US state code, e.g. CA."
+    )
+    regime = serializers.ChoiceField(
+        choices=Regime.choices,
+        required=False,
+        help_text="Optional; derived from country and state when left out.",
+    )
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    customer_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    details = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    changes = ChangeSerializer(many=True, required=False, max_length=20)
+    requester_type = serializers.ChoiceField(
+        choices=RequesterType.choices, default=RequesterType.SUBJECT
+    )
+    agent = AgentSerializer(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        submission = Submission(
+            kind=attrs["kind"],
+            email=attrs["email"],
+            country=attrs.get("country", "").upper(),
+            subdivision=attrs.get("state", "").upper(),
+            regime=attrs.get("regime"),
+            details=attrs.get("details", ""),
+            name=attrs.get("name", ""),
+            phone=attrs.get("phone", ""),
+            customer_id=attrs.get("customer_id", ""),
+            changes=[dict(c) for c in attrs.get("changes", [])],
+            requester_type=attrs["requester_type"],
+            agent=dict(attrs["agent"]) if attrs.get("agent") else None,
+            channel="api",
+        )
+        problems = check_submission(submission)
+        if problems:
+            renamed = {"agent_name": "agent", "agent_email": "agent"}
+            raise serializers.ValidationError(
+                {renamed.get(key, key): [message] for key, message in problems.items()}
+            )
+        attrs["submission"] = submission
+        return attrs
+
+
+class RequestCreatedSerializer(serializers.ModelSerializer):
+    next_step = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = ["reference", "status", "kind", "regime", "received_at", "due_on", "next_step"]
+
+    def get_next_step(self, obj: DataSubjectRequest) -> str:
+        return "We have emailed a 6-digit code to the address given. Send it to the verify endpoint."
+
+
+class VerifySerializer(serializers.Serializer):
+    code = serializers.RegexField(r"^\s*\d{6}\s*$", max_length=12, required=False)
+    link_token = serializers.CharField(max_length=500, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("code") and not attrs.get("link_token"):
+            raise serializers.ValidationError({"code": ["Give the 6-digit code from the email."]})
+        return attrs
+
+
+class RequestStatusSerializer(serializers.ModelSerializer):
+    status_label = serializers.CharField(source="get_status_display")
+    kind_label = serializers.CharField(source="get_kind_display")
+    regime_label = serializers.CharField(source="get_regime_display")
+    due_on = serializers.DateField(source="effective_due_on")
+    original_due_on = serializers.DateField(source="due_on")
+    duplicate_of = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    next_step = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = [
+            "reference",
+            "kind",
+            "kind_label",
+            "regime",
+            "regime_label",
+            "status",
+            "status_label",
+            "received_at",
+            "verified_at",
+            "due_on",
+            "original_due_on",
+            "extended_due_on",
+            "closed_at",
+            "outcome",
+            "duplicate_of",
+            "next_step",
+        ]
+
+    def get_next_step(self, obj: DataSubjectRequest) -> str:
+        from ..selectors import next_step
+
+        return next_step(obj)
+
+
+class VerifiedSerializer(RequestStatusSerializer):
+    status_token = serializers.CharField(help_text="Send as 'Authorization: Bearer <token>'.")
+
+    class Meta(RequestStatusSerializer.Meta):
+        fields = [*RequestStatusSerializer.Meta.fields, "status_token"]

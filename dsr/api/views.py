@@ -1,0 +1,140 @@
+"""The public API: file a request, verify, resend the code, follow the status.
+
+Views parse input, enforce rate limits and call services; nothing else.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers as drf
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import ratelimit, tasks, verification
+from ..crypto import identifier_hash
+from ..intake import submit_request
+from ..models import Status
+from ..selectors import request_by_reference
+from .errors import error_body
+from .serializers import (
+    RequestCreatedSerializer,
+    RequestCreateSerializer,
+    RequestStatusSerializer,
+    VerifiedSerializer,
+    VerifySerializer,
+)
+
+ErrorSerializer = inline_serializer(
+    "Error",
+    {"error": drf.CharField(), "detail": drf.CharField(), "fields": drf.DictField()},
+)
+
+
+class RequestCreateView(APIView):
+    @extend_schema(
+        request=RequestCreateSerializer,
+        responses={201: RequestCreatedSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
+        summary="File a data-subject request",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        submission = serializer.validated_data["submission"]
+        ratelimit.enforce(
+            request,
+            ("submit-ip", settings.DSR_RATE_SUBMIT_PER_IP, None),
+            ("submit-email", settings.DSR_RATE_SUBMIT_PER_EMAIL, identifier_hash("email", submission.email)),
+        )
+        created = submit_request(submission)
+        return Response(RequestCreatedSerializer(created).data, status=201)
+
+
+class RequestVerifyView(APIView):
+    @extend_schema(
+        request=VerifySerializer,
+        responses={
+            200: VerifiedSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+        summary="Prove identity with the emailed code (or the link's token)",
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        subject_request = request_by_reference(reference)
+        serializer = VerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ratelimit.enforce(
+            request,
+            ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
+            ("verify-request", settings.DSR_RATE_VERIFY_PER_REQUEST, str(subject_request.pk)),
+        )
+        code = serializer.validated_data.get("code")
+        if code:
+            verified = verification.verify_code(subject_request, code)
+        else:
+            verified = verification.verify_link(
+                subject_request, serializer.validated_data["link_token"]
+            )
+        verified.status_token = verification.status_token(verified)
+        return Response(VerifiedSerializer(verified).data)
+
+
+class RequestResendView(APIView):
+    @extend_schema(
+        request=None,
+        responses={202: inline_serializer("Resent", {"detail": drf.CharField()}), 404: ErrorSerializer,
+                   409: ErrorSerializer, 429: ErrorSerializer},
+        summary="Send a new verification code",
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        subject_request = request_by_reference(reference)
+        if subject_request.status != Status.AWAITING_VERIFICATION:
+            return Response(
+                error_body("not_awaiting_verification", "This request needs no code."), status=409
+            )
+        ratelimit.enforce(
+            request,
+            ("resend-request", settings.DSR_RATE_RESEND_PER_REQUEST, str(subject_request.pk)),
+            ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
+        )
+        tasks.send_verification.delay(str(subject_request.pk))
+        return Response({"detail": "A new code is on its way to the email address given."}, 202)
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return request.query_params.get("token", "")
+
+
+class RequestStatusView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "token", str, OpenApiParameter.QUERY, required=False,
+                description="The status token (or send 'Authorization: Bearer <token>').",
+            )
+        ],
+        responses={200: RequestStatusSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+        summary="Status of one's own request",
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        token = bearer_token(request)
+        if not token:
+            return Response(
+                error_body("not_authenticated", "Send the status token from your email."), status=401
+            )
+        try:
+            subject_request = request_by_reference(reference)
+        except Http404:
+            subject_request = None
+        if subject_request is None or not verification.check_status_token(subject_request, token):
+            # One answer for an unknown reference and a wrong token: nothing to enumerate.
+            raise Http404("No request matches this reference and token (links expire).")
+        return Response(RequestStatusSerializer(subject_request).data)

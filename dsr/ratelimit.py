@@ -1,0 +1,31 @@
+"""Rate limits through Django's cache (Redis in production), via django-ratelimit.
+
+Keys are the client IP or a keyed hash (an email hash, a request id): never an
+identifier in clear.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_ratelimit.core import is_ratelimited
+
+
+class RateLimited(Exception):
+    def __init__(self, detail: str = "Too many attempts. Please wait and try again later.") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def hit(request: Any, *, group: str, rate: str, key: str | None = None) -> bool:
+    """Count one hit against ``group``; True when the caller is over ``rate``."""
+    django_request = getattr(request, "_request", request)
+    key_fn: Any = "ip" if key is None else (lambda _group, _request: key)
+    return is_ratelimited(django_request, group=group, key=key_fn, rate=rate, increment=True)
+
+
+def enforce(request: Any, *limits: tuple[str, str, str | None]) -> None:
+    """Count every (group, rate, key) and raise :class:`RateLimited` if any is exceeded."""
+    over = [hit(request, group=group, rate=rate, key=key) for group, rate, key in limits]
+    if any(over):
+        raise RateLimited()

@@ -1,0 +1,43 @@
+"""Reads for the public pages and API."""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from .models import DataSubjectRequest, Status
+
+_NEXT_STEPS = {
+    Status.RECEIVED: "We have your request and are sending you an email to confirm it is you.",
+    Status.AWAITING_VERIFICATION: "Enter the 6-digit code we emailed you, or click the link in "
+    "that email, to confirm it is you. We start work once you have.",
+    Status.VERIFIED: "Thank you for confirming. Our privacy team will review your request.",
+    Status.APPROVED: "Your request has been approved and work is about to start.",
+    Status.IN_PROGRESS: "We are working through the systems that hold your data.",
+    Status.REVIEW: "The work is done and our privacy team is checking the result.",
+    Status.COMPLETED: "Your request is complete. We have emailed you the outcome.",
+    Status.DENIED: "We could not grant your request; we have emailed you the reason and "
+    "your right to complain to a supervisory authority.",
+    Status.CANCELLED: "This request was closed.",
+    Status.EXPIRED: "This request was closed because it was not confirmed in time. "
+    "You are welcome to file a new one.",
+}
+
+
+def next_step(request: DataSubjectRequest) -> str:
+    if request.status == Status.CANCELLED and request.outcome == "duplicate" and request.duplicate_of:
+        return (
+            f"You already have the same request under way ({request.duplicate_of.reference}); "
+            "we have linked this one to it so the work is not done twice."
+        )
+    return _NEXT_STEPS[Status(request.status)]
+
+
+def request_by_reference(reference: str) -> DataSubjectRequest:
+    request = (
+        DataSubjectRequest.objects.select_related("duplicate_of")
+        .filter(reference=reference.strip().upper())
+        .first()
+    )
+    if request is None:
+        raise Http404("No request has this reference.")
+    return request

@@ -1,0 +1,324 @@
+"""Settings, read from the environment (DESIGN §9).
+
+Every variable is optional on a developer machine. A value that cannot be parsed
+stops start-up with ``ImproperlyConfigured`` naming the variable, so an operator
+never runs with a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Callable
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+TESTING = os.environ.get("DSR_TESTING", "").lower() in {"1", "true", "yes", "on"}
+# Files of a developer machine (SQLite database, local broker, dev keys); tests keep their own.
+VAR_DIR = Path(os.environ.get("DSR_VAR_DIR") or BASE_DIR / "var" / ("test" if TESTING else ""))
+
+
+def _read(name: str, parse: Callable[[str], Any], default: Any) -> Any:
+    """Parse one variable, naming it in the error when its value is unusable."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse(raw)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a config error
+        raise ImproperlyConfigured(f"{name} has an unusable value: {exc}") from exc
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _db_url(raw: str) -> dict[str, Any]:
+    config = environ.Env.db_url_config(raw)
+    if not config.get("ENGINE"):
+        raise ValueError(f"unsupported database scheme in {raw.split(':', 1)[0]!r}")
+    return config
+
+
+def _email_url(raw: str) -> dict[str, Any]:
+    scheme = raw.split(":", 1)[0]
+    if scheme not in environ.Env.EMAIL_SCHEMES:
+        raise ValueError(f"unsupported email scheme {scheme!r}")
+    return environ.Env.email_url_config(raw)
+
+
+def _redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis:// or rediss:// URL")
+    return raw
+
+
+def _hosts(raw: str) -> list[str]:
+    hosts = [h.strip() for h in raw.split(",") if h.strip()]
+    if not hosts:
+        raise ValueError("expected a comma-separated list of host names")
+    return hosts
+
+
+def _encryption_key(raw: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("expected 32 bytes, URL-safe base64 encoded") from exc
+    if len(key) != 32:
+        raise ValueError(f"expected 32 bytes, URL-safe base64 encoded; got {len(key)} bytes")
+    return key
+
+
+def _local_secret(filename: str, make: Callable[[], str]) -> str:
+    """A secret kept in var/ for a developer machine that set none in the environment."""
+    path = VAR_DIR / filename
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+DEBUG = _read("DEBUG", _bool, False)
+
+SECRET_KEY_FROM_ENV = bool(os.environ.get("SECRET_KEY"))
+SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret(
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
+if SECRET_KEY_FROM_ENV and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY has an unusable value: use at least 32 characters")
+
+DSR_ENCRYPTION_KEY_FROM_ENV = bool(os.environ.get("DSR_ENCRYPTION_KEY"))
+DSR_ENCRYPTION_KEY: bytes = _read(
+    "DSR_ENCRYPTION_KEY",
+    _encryption_key,
+    None,
+) or _encryption_key(
+    _local_secret(
+        "encryption_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    )
+)
+
+ALLOWED_HOSTS = _read("ALLOWED_HOSTS", _hosts, ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", _hosts, [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "dsr.apps.DsrConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dsr.urls"
+WSGI_APPLICATION = "dsr.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: PostgreSQL in production; a SQLite file (WAL, busy timeout, immediate
+# transactions) by default so the web server and the worker can share it for a demo.
+_default_db = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": str(VAR_DIR / "dsr.sqlite3"),
+    # A file, not memory, so a real worker process can share the test database.
+    "TEST": {"NAME": str(VAR_DIR / "test-dsr.sqlite3")},
+}
+DATABASES = {"default": _read("DATABASE_URL", _db_url, _default_db)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis: cache (rate limits) and Celery broker when set.
+REDIS_URL = _read("REDIS_URL", _redis_url, None)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "dsr-test" if TESTING else "dsr",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Celery: a broker that needs no server by default (kombu's filesystem transport),
+# so `make run` still runs a real, separate worker process.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+if not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "amqp://", "filesystem://")):
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL has an unusable value: expected redis://, amqp:// or filesystem://"
+    )
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir / "queue"),
+        "data_folder_out": str(_queue_dir / "queue"),
+        "processed_folder": str(_queue_dir / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.2,
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = _read("CELERY_TASK_ALWAYS_EAGER", _bool, False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = "UTC"
+
+# Email: console by default; filemail:///dir writes each message to a file.
+_email = _read("EMAIL_URL", _email_url, {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"})
+for _key, _value in _email.items():
+    globals()[_key] = _value
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "privacy@localhost")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Request bodies: small on purpose; the public API takes a few fields.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "dsr.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Data-subject rights request handler API",
+    "DESCRIPTION": "File and follow data-subject requests (access, portability, "
+    "rectification, erasure).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Security headers; HTTPS-only settings switch on outside DEBUG.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if not DEBUG and not TESTING:
+    SECURE_SSL_REDIRECT = _read("SECURE_SSL_REDIRECT", _bool, True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", _positive_int, 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
+
+# Product settings (DSR_*), each with a default a small team can live with.
+DSR_HOLIDAY_COUNTRY = os.environ.get("DSR_HOLIDAY_COUNTRY") or None
+DSR_HOLIDAY_SUBDIVISION = os.environ.get("DSR_HOLIDAY_SUBDIVISION") or None
+DSR_DEFAULT_REGIME = os.environ.get("DSR_DEFAULT_REGIME", "gdpr")
+DSR_CODE_TTL_MINUTES = _read("DSR_CODE_TTL_MINUTES", _positive_int, 30)
+DSR_CODE_MAX_ATTEMPTS = _read("DSR_CODE_MAX_ATTEMPTS", _positive_int, 5)
+DSR_UNVERIFIED_EXPIRY_DAYS = _read("DSR_UNVERIFIED_EXPIRY_DAYS", _positive_int, 14)
+DSR_STATUS_LINK_DAYS = _read("DSR_STATUS_LINK_DAYS", _positive_int, 180)
+DSR_RATE_SUBMIT_PER_IP = os.environ.get("DSR_RATE_SUBMIT_PER_IP", "20/h")
+DSR_RATE_SUBMIT_PER_EMAIL = os.environ.get("DSR_RATE_SUBMIT_PER_EMAIL", "5/h")
+DSR_RATE_VERIFY_PER_IP = os.environ.get("DSR_RATE_VERIFY_PER_IP", "30/h")
+DSR_RATE_VERIFY_PER_REQUEST = os.environ.get("DSR_RATE_VERIFY_PER_REQUEST", "15/h")
+DSR_RATE_RESEND_PER_REQUEST = os.environ.get("DSR_RATE_RESEND_PER_REQUEST", "3/h")
+DSR_PUBLIC_URL = os.environ.get("DSR_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+DSR_ORGANISATION = os.environ.get("DSR_ORGANISATION", "Example Ltd")
+
+if DSR_DEFAULT_REGIME not in {
+    "gdpr", "uk_gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "ucpa", "lgpd", "pipeda",
+}:
+    raise ImproperlyConfigured(f"DSR_DEFAULT_REGIME has an unusable value: {DSR_DEFAULT_REGIME!r}")
+
+RATELIMIT_USE_CACHE = "default"
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] if not REDIS_URL else []
+
+CELERY_BEAT_SCHEDULE = {
+    "expire-unverified": {"task": "dsr.tasks.expire_unverified", "schedule": 3600.0},
+    "resend-unacknowledged": {"task": "dsr.tasks.resend_unacknowledged", "schedule": 600.0},
+}

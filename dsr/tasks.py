@@ -1,0 +1,101 @@
+"""Celery entry points: thin, take ids, call services (HackSoft style)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from . import audit, emails, lifecycle, verification
+from .audit import Actor
+from .models import DataSubjectRequest, Status
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=10,
+    acks_late=True,
+)
+def send_verification(self, request_id: str) -> None:
+    """Acknowledge the request and send a fresh code and link.
+
+    A failed send raises, so Celery retries; the request itself was stored
+    before this task was queued, so a mail-server outage never loses it.
+    """
+    request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if request is None or request.status != Status.AWAITING_VERIFICATION:
+        return
+    issued = verification.issue_code(request)
+    token = verification.status_token(request)
+    context = {
+        "request": request,
+        "code": issued.code,
+        "ttl_minutes": settings.DSR_CODE_TTL_MINUTES,
+        "verify_url": emails.absolute(
+            reverse("dsr:verify-link", args=[request.reference, issued.link_token])
+        ),
+        "code_url": emails.absolute(reverse("dsr:verify", args=[request.reference])),
+        "status_url": emails.absolute(reverse("dsr:status", args=[request.reference]))
+        + f"?t={token}",
+        "duplicate_of": request.duplicate_of,
+    }
+    emails.send("acknowledgement", to=request.email, context=context)
+    with transaction.atomic():
+        first = DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now()
+        )
+        audit.record(
+            "acknowledgement.sent" if first else "verification.code_resent",
+            actor=Actor.scheduler(),
+            request=request,
+            details={"channel": "email", "attempt": self.request.retries + 1},
+        )
+    log.info("verification email sent for %s", request.reference)
+
+
+@shared_task
+def expire_unverified() -> int:
+    """Requests never verified within the configured period are closed as expired."""
+    cutoff = timezone.now() - timedelta(days=settings.DSR_UNVERIFIED_EXPIRY_DAYS)
+    expired = 0
+    stale = DataSubjectRequest.objects.filter(
+        status__in=[Status.RECEIVED, Status.AWAITING_VERIFICATION], received_at__lt=cutoff
+    )
+    for request in stale.iterator(chunk_size=500):
+        if lifecycle.transition(
+            request,
+            Status.EXPIRED,
+            actor=Actor.scheduler(),
+            details={"reason": "not verified", "after_days": settings.DSR_UNVERIFIED_EXPIRY_DAYS},
+            fields={"outcome": "unverified"},
+        ):
+            expired += 1
+    return expired
+
+
+@shared_task
+def resend_unacknowledged() -> int:
+    """Re-queue acknowledgements whose task was lost (broker outage, killed worker)."""
+    now = timezone.now()
+    pending = DataSubjectRequest.objects.filter(
+        status=Status.AWAITING_VERIFICATION,
+        acknowledged_at__isnull=True,
+        received_at__lt=now - timedelta(minutes=10),
+        received_at__gte=now - timedelta(days=settings.DSR_UNVERIFIED_EXPIRY_DAYS),
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in pending.iterator():
+        send_verification.delay(str(pk))
+        count += 1
+    return count

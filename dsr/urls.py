@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+from .api import views as api
+
+app_name = "dsr"
+
+public = [
+    path("", views.request_form, name="request-form"),
+    path("requests/<str:reference>/", views.status, name="status"),
+    path("requests/<str:reference>/verify/", views.verify, name="verify"),
+    path("requests/<str:reference>/verify/<str:token>/", views.verify_link, name="verify-link"),
+    path("requests/<str:reference>/resend/", views.resend, name="resend"),
+]
+
+api_v1 = [
+    path("requests/", api.RequestCreateView.as_view(), name="api-request-create"),
+    path("requests/<str:reference>/", api.RequestStatusView.as_view(), name="api-request-status"),
+    path(
+        "requests/<str:reference>/verify/", api.RequestVerifyView.as_view(), name="api-request-verify"
+    ),
+    path(
+        "requests/<str:reference>/resend/", api.RequestResendView.as_view(), name="api-request-resend"
+    ),
+]
+
+urlpatterns = [
+    path("", include((public + [path("api/v1/", include(api_v1))], "dsr"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "dsr.views_errors.not_found"
+handler500 = "dsr.views_errors.server_error"

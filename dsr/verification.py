@@ -1,0 +1,220 @@
+"""Proving identity: one-time codes and signed links, and the status token.
+
+Codes are six digits, stored only as a keyed hash, expire, and allow a fixed
+number of tries before a new one must be asked for. Links and status tokens are
+signed with SECRET_KEY (Django's signing) and expire.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import audit, deadlines, lifecycle
+from .audit import Actor
+from .crypto import code_hash, constant_time_equal
+from .models import DataSubjectRequest, Status, Verification
+
+_LINK_SALT = "dsr.verification-link"
+_STATUS_SALT = "dsr.status"
+_PAST_VERIFICATION = {Status.VERIFIED, Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW}
+
+
+class VerificationError(Exception):
+    """A refused verification; ``code`` is the API error code, ``status`` the HTTP status."""
+
+    code = "verification_failed"
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class WrongCode(VerificationError):
+    code = "wrong_code"
+
+
+class CodeExpired(VerificationError):
+    code = "code_expired"
+
+
+class CodeLocked(VerificationError):
+    code = "code_locked"
+    status = 429
+
+
+class CodeUsed(VerificationError):
+    code = "code_used"
+
+
+class NotAwaitingVerification(VerificationError):
+    code = "not_awaiting_verification"
+    status = 409
+
+
+class BadLink(VerificationError):
+    code = "bad_link"
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    verification: Verification
+    code: str
+
+    @property
+    def link_token(self) -> str:
+        return signing.dumps({"v": str(self.verification.pk)}, salt=_LINK_SALT, compress=True)
+
+
+def issue_code(request: DataSubjectRequest) -> IssuedCode:
+    """A new code for ``request``; any earlier unused code stops working."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    now = timezone.now()
+    with transaction.atomic():
+        Verification.objects.filter(request=request, used_at__isnull=True, superseded=False).update(
+            superseded=True
+        )
+        verification = Verification(
+            request=request,
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.DSR_CODE_TTL_MINUTES),
+        )
+        verification.code_hash = code_hash(str(verification.pk), code)
+        verification.save(force_insert=True)
+        audit.record(
+            "verification.code_issued",
+            actor=Actor.scheduler(),
+            request=request,
+            details={"expires_at": verification.expires_at.isoformat()},
+        )
+    return IssuedCode(verification, code)
+
+
+def _current(request: DataSubjectRequest) -> Verification:
+    if request.status in _PAST_VERIFICATION or request.verified_at:
+        raise CodeUsed("This request is already verified.")
+    if request.status != Status.AWAITING_VERIFICATION:
+        raise NotAwaitingVerification(f"This request is {request.get_status_display().lower()}.")
+    verification = (
+        Verification.objects.filter(request=request, superseded=False).order_by("-created_at").first()
+    )
+    if verification is None:
+        raise CodeExpired("No code has been sent yet, or it was replaced; ask for a new one.")
+    return verification
+
+
+def _usable(verification: Verification) -> None:
+    if verification.used_at:
+        raise CodeUsed("This code has already been used.")
+    if verification.attempts >= settings.DSR_CODE_MAX_ATTEMPTS:
+        raise CodeLocked("Too many wrong tries for this code. Ask for a new code.")
+    if verification.expires_at <= timezone.now():
+        raise CodeExpired("This code has expired. Ask for a new code.")
+
+
+def verify_code(request: DataSubjectRequest, code: str) -> DataSubjectRequest:
+    """Check ``code``; on success the request becomes verified."""
+    verification = _current(request)
+    _usable(verification)
+    limit = settings.DSR_CODE_MAX_ATTEMPTS
+    counted = Verification.objects.filter(pk=verification.pk, attempts__lt=limit).update(
+        attempts=F("attempts") + 1
+    )
+    if not counted:
+        raise CodeLocked("Too many wrong tries for this code. Ask for a new code.")
+    expected = code_hash(str(verification.pk), code.strip())
+    if not constant_time_equal(expected, verification.code_hash):
+        remaining = limit - verification.attempts - 1
+        audit.record(
+            "verification.failed",
+            actor=Actor.subject(),
+            request=request,
+            details={"attempt": verification.attempts + 1, "remaining": max(remaining, 0)},
+        )
+        if remaining <= 0:
+            raise CodeLocked("That code is wrong, and it has now been locked. Ask for a new code.")
+        raise WrongCode(f"That code is wrong. {remaining} tries left.")
+    return _mark_verified(request, verification, method="code")
+
+
+def verify_link(request: DataSubjectRequest, token: str) -> DataSubjectRequest:
+    """Verify ``request`` through the signed link from its email (and no other request's)."""
+    try:
+        payload = signing.loads(
+            token, salt=_LINK_SALT, max_age=timedelta(minutes=settings.DSR_CODE_TTL_MINUTES)
+        )
+        verification = Verification.objects.select_related("request").get(pk=payload["v"])
+    except signing.SignatureExpired as exc:
+        raise CodeExpired("This link has expired. Ask for a new code.") from exc
+    except (signing.BadSignature, Verification.DoesNotExist, KeyError, TypeError, ValueError) as exc:
+        raise BadLink("This link is not valid.") from exc
+    if verification.request_id != request.pk:
+        raise BadLink("This link belongs to another request.")
+    current = _current(request)
+    if current.pk != verification.pk:
+        raise CodeExpired("A newer code was sent; use the latest email.")
+    _usable(verification)
+    return _mark_verified(request, verification, method="link")
+
+
+def _mark_verified(
+    request: DataSubjectRequest, verification: Verification, *, method: str
+) -> DataSubjectRequest:
+    now = timezone.now()
+    fields = {"verified_at": now}
+    if deadlines.rule_for(request.regime).clock_starts == "verification":
+        today = timezone.localdate(now)
+        fields.update(clock_started_on=today, due_on=deadlines.due_date(request.regime, today))
+    with transaction.atomic():
+        used = Verification.objects.filter(pk=verification.pk, used_at__isnull=True).update(
+            used_at=now
+        )
+        if not used:
+            raise CodeUsed("This code has already been used.")
+        request.refresh_from_db()
+        lifecycle.transition(
+            request,
+            Status.VERIFIED,
+            actor=Actor.subject(),
+            details={"method": method, "due_on": fields.get("due_on", request.due_on).isoformat()},
+            fields=fields,
+        )
+        _close_if_duplicate(request)
+    return request
+
+
+def _close_if_duplicate(request: DataSubjectRequest) -> None:
+    """The same person already has this kind of request under way: don't do the work twice."""
+    original = request.duplicate_of
+    if original is None or original.status not in _PAST_VERIFICATION:
+        return
+    lifecycle.transition(
+        request,
+        Status.CANCELLED,
+        actor=Actor.subject(),
+        details={"reason": "duplicate", "duplicate_of": original.reference},
+        fields={"outcome": "duplicate"},
+    )
+
+
+def status_token(request: DataSubjectRequest) -> str:
+    return signing.dumps({"r": str(request.pk)}, salt=_STATUS_SALT, compress=True)
+
+
+def check_status_token(request: DataSubjectRequest, token: str) -> bool:
+    """True if ``token`` was issued for this very request and has not expired."""
+    try:
+        payload = signing.loads(
+            token, salt=_STATUS_SALT, max_age=timedelta(days=settings.DSR_STATUS_LINK_DAYS)
+        )
+    except signing.BadSignature:
+        return False
+    return isinstance(payload, dict) and constant_time_equal(str(payload.get("r", "")), str(request.pk))

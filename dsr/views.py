@@ -1,0 +1,140 @@
+"""Public pages: the request form, verification, and the person's status page."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import ratelimit, tasks, verification
+from .crypto import identifier_hash
+from .forms import RequestForm, CodeForm
+from .intake import submit_request
+from .models import Status
+from .selectors import next_step, request_by_reference
+
+
+def _status_url(request_obj) -> str:
+    token = verification.status_token(request_obj)
+    return reverse("dsr:status", args=[request_obj.reference]) + f"?t={token}"
+
+
+@require_http_methods(["GET", "POST"])
+def request_form(request: HttpRequest) -> HttpResponse:
+    form = RequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        sub = form.submission
+        try:
+            ratelimit.enforce(
+                request,
+                ("submit-ip", settings.DSR_RATE_SUBMIT_PER_IP, None),
+                ("submit-email", settings.DSR_RATE_SUBMIT_PER_EMAIL, identifier_hash("email", sub.email)),
+            )
+        except ratelimit.RateLimited as exc:
+            form.add_error(None, exc.detail)
+            return render(request, "dsr/request_form.html", {"form": form}, status=429)
+        created = submit_request(sub)
+        messages.success(
+            request,
+            f"Thank you. Your request {created.reference} is recorded. "
+            "We have emailed you a 6-digit code to confirm it is you.",
+        )
+        return redirect("dsr:verify", reference=created.reference)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "dsr/request_form.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request = request_by_reference(reference)
+    if subject_request.status != Status.AWAITING_VERIFICATION:
+        return render(
+            request, "dsr/verify_done.html", {"subject_request": subject_request}, status=200
+        )
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                ratelimit.enforce(
+                    request,
+                    ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
+                    ("verify-request", settings.DSR_RATE_VERIFY_PER_REQUEST, str(subject_request.pk)),
+                )
+                verified = verification.verify_code(subject_request, form.cleaned_data["code"])
+            except ratelimit.RateLimited as exc:
+                form.add_error("code", exc.detail)
+                status = 429
+            except verification.VerificationError as exc:
+                form.add_error("code", exc.detail)
+                status = exc.status
+            else:
+                messages.success(request, "Thank you: you are verified.")
+                return redirect(_status_url(verified))
+    return render(
+        request,
+        "dsr/verify.html",
+        {"form": form, "subject_request": subject_request},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def verify_link(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    """GET shows a button; only the POST verifies, so mail scanners that follow links don't."""
+    subject_request = request_by_reference(reference)
+    error = None
+    if request.method == "POST":
+        try:
+            ratelimit.enforce(request, ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None))
+            verified = verification.verify_link(subject_request, token)
+        except ratelimit.RateLimited as exc:
+            error = exc.detail
+        except verification.VerificationError as exc:
+            error = exc.detail
+        else:
+            messages.success(request, "Thank you: you are verified.")
+            return redirect(_status_url(verified))
+    return render(
+        request,
+        "dsr/verify_link.html",
+        {"subject_request": subject_request, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@require_POST
+def resend(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request = request_by_reference(reference)
+    if subject_request.status == Status.AWAITING_VERIFICATION:
+        try:
+            ratelimit.enforce(
+                request,
+                ("resend-request", settings.DSR_RATE_RESEND_PER_REQUEST, str(subject_request.pk)),
+                ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
+            )
+        except ratelimit.RateLimited:
+            messages.error(request, "We have sent several codes already. Please wait before asking again.")
+        else:
+            tasks.send_verification.delay(str(subject_request.pk))
+            messages.success(request, "A new code is on its way. Earlier codes no longer work.")
+    return redirect("dsr:verify", reference=subject_request.reference)
+
+
+def status(request: HttpRequest, reference: str) -> HttpResponse:
+    token = request.GET.get("t", "")
+    try:
+        subject_request = request_by_reference(reference)
+    except Http404:
+        subject_request = None
+    if subject_request is None or not verification.check_status_token(subject_request, token):
+        return render(request, "dsr/status_denied.html", status=404)
+    return render(
+        request,
+        "dsr/status.html",
+        {"subject_request": subject_request, "next_step": next_step(subject_request)},
+    )
