@@ -65,8 +65,6 @@ class RequestForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if self.errors:
-            return data
         changes = []
         for i in range(1, CHANGE_ROWS + 1):
             field, value = data.get(f"change_field_{i}", ""), data.get(f"change_value_{i}", "")
@@ -77,26 +75,29 @@ class RequestForm(forms.Form):
             elif field:
                 changes.append({"field": field, "value": value})
         agent = None
-        if data["requester_type"] == RequesterType.AGENT:
+        if data.get("requester_type") == RequesterType.AGENT:
             agent = {
                 "name": data.get("agent_name", ""),
                 "email": data.get("agent_email", ""),
                 "organisation": data.get("agent_organisation", ""),
             }
+        country = data.get("country", "")
         self.submission = Submission(
-            kind=data["kind"],
-            email=data["email"],
+            kind=data.get("kind", ""),
+            email=data.get("email", ""),
             name=data.get("name", ""),
-            country=data["country"],
-            subdivision=data.get("state", "") if data["country"] == "US" else "",
+            country=country,
+            subdivision=data.get("state", "") if country == "US" else "",
             details=data.get("details", ""),
             changes=changes,
-            requester_type=data["requester_type"],
+            requester_type=data.get("requester_type", RequesterType.SUBJECT),
             agent=agent,
             channel="web",
         )
         for field, message in check_submission(self.submission).items():
-            self.add_error("change_field_1" if field == "changes" else field, message)
+            field = "change_field_1" if field == "changes" else field
+            if field not in self.errors:
+                self.add_error(field, message)
         return data
 
 
