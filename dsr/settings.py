@@ -31,7 +31,8 @@ def _read(name: str, parse: Callable[[str], Any], default: Any) -> Any:
     try:
         return parse(raw)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a config error
-        raise ImproperlyConfigured(f"{name} has an unusable value: {exc}") from exc
+        reason = " ".join(str(exc).split())
+        raise ImproperlyConfigured(f"{name} has an unusable value: {reason}") from exc
 
 
 def _bool(raw: str) -> bool:
@@ -51,17 +52,22 @@ def _positive_int(raw: str) -> int:
 
 
 def _db_url(raw: str) -> dict[str, Any]:
-    config = environ.Env.db_url_config(raw)
-    if not config.get("ENGINE"):
-        raise ValueError(f"unsupported database scheme in {raw.split(':', 1)[0]!r}")
-    return config
+    scheme = raw.split(":", 1)[0]
+    if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise ValueError(f"unsupported database scheme {scheme!r} (use postgres:// or sqlite://)")
+    return environ.Env.db_url_config(raw)
 
 
 def _email_url(raw: str) -> dict[str, Any]:
     scheme = raw.split(":", 1)[0]
     if scheme not in environ.Env.EMAIL_SCHEMES:
         raise ValueError(f"unsupported email scheme {scheme!r}")
-    return environ.Env.email_url_config(raw)
+    config = environ.Env.email_url_config(raw)
+    if scheme == "filemail":
+        # filemail:///abs/dir is an absolute path; filemail://dir is relative to the project.
+        rest = raw.split("://", 1)[1].split("?", 1)[0]
+        config["EMAIL_FILE_PATH"] = rest if rest.startswith("/") else str(BASE_DIR / rest)
+    return config
 
 
 def _redis_url(raw: str) -> str:
