@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django_ratelimit.core import is_ratelimited
+
+from .crypto import identifier_hash
 
 
 class RateLimited(Exception):
@@ -29,3 +32,29 @@ def enforce(request: Any, *limits: tuple[str, str, str | None]) -> None:
     over = [hit(request, group=group, rate=rate, key=key) for group, rate, key in limits]
     if any(over):
         raise RateLimited()
+
+
+def check_submission(request: Any, email: str) -> None:
+    """Filing: per client IP and per email address (by its keyed hash)."""
+    enforce(
+        request,
+        ("submit-ip", settings.DSR_RATE_SUBMIT_PER_IP, None),
+        ("submit-email", settings.DSR_RATE_SUBMIT_PER_EMAIL, identifier_hash("email", email)),
+    )
+
+
+def check_verification(request: Any, subject_request: Any) -> None:
+    """Code and link attempts: per client IP and per email address."""
+    enforce(
+        request,
+        ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
+        ("verify-email", settings.DSR_RATE_VERIFY_PER_EMAIL, subject_request.email_hash),
+    )
+
+
+def check_resend(request: Any, subject_request: Any) -> None:
+    enforce(
+        request,
+        ("resend-request", settings.DSR_RATE_RESEND_PER_REQUEST, str(subject_request.pk)),
+        ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
+    )

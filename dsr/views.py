@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,7 +9,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import ratelimit, tasks, verification
-from .crypto import identifier_hash
 from .forms import RequestForm, CodeForm
 from .intake import submit_request
 from .models import Status
@@ -28,11 +26,7 @@ def request_form(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         sub = form.submission
         try:
-            ratelimit.enforce(
-                request,
-                ("submit-ip", settings.DSR_RATE_SUBMIT_PER_IP, None),
-                ("submit-email", settings.DSR_RATE_SUBMIT_PER_EMAIL, identifier_hash("email", sub.email)),
-            )
+            ratelimit.check_submission(request, sub.email)
         except ratelimit.RateLimited as exc:
             form.add_error(None, exc.detail)
             return render(request, "dsr/request_form.html", {"form": form}, status=429)
@@ -60,11 +54,7 @@ def verify(request: HttpRequest, reference: str) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                ratelimit.enforce(
-                    request,
-                    ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
-                    ("verify-request", settings.DSR_RATE_VERIFY_PER_REQUEST, str(subject_request.pk)),
-                )
+                ratelimit.check_verification(request, subject_request)
                 verified = verification.verify_code(subject_request, form.cleaned_data["code"])
             except ratelimit.RateLimited as exc:
                 form.add_error("code", exc.detail)
@@ -90,7 +80,7 @@ def verify_link(request: HttpRequest, reference: str, token: str) -> HttpRespons
     error = None
     if request.method == "POST":
         try:
-            ratelimit.enforce(request, ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None))
+            ratelimit.check_verification(request, subject_request)
             verified = verification.verify_link(subject_request, token)
         except ratelimit.RateLimited as exc:
             error = exc.detail
@@ -112,11 +102,7 @@ def resend(request: HttpRequest, reference: str) -> HttpResponse:
     subject_request = request_by_reference(reference)
     if subject_request.status == Status.AWAITING_VERIFICATION:
         try:
-            ratelimit.enforce(
-                request,
-                ("resend-request", settings.DSR_RATE_RESEND_PER_REQUEST, str(subject_request.pk)),
-                ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
-            )
+            ratelimit.check_resend(request, subject_request)
         except ratelimit.RateLimited:
             messages.error(request, "We have sent several codes already. Please wait before asking again.")
         else:

@@ -5,7 +5,6 @@ Views parse input, enforce rate limits and call services; nothing else.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as drf
@@ -14,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import ratelimit, tasks, verification
-from ..crypto import identifier_hash
 from ..intake import submit_request
 from ..models import Status
 from ..selectors import request_by_reference
@@ -43,11 +41,7 @@ class RequestCreateView(APIView):
         serializer = RequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         submission = serializer.validated_data["submission"]
-        ratelimit.enforce(
-            request,
-            ("submit-ip", settings.DSR_RATE_SUBMIT_PER_IP, None),
-            ("submit-email", settings.DSR_RATE_SUBMIT_PER_EMAIL, identifier_hash("email", submission.email)),
-        )
+        ratelimit.check_submission(request, submission.email)
         created = submit_request(submission)
         return Response(RequestCreatedSerializer(created).data, status=201)
 
@@ -68,11 +62,7 @@ class RequestVerifyView(APIView):
         subject_request = request_by_reference(reference)
         serializer = VerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ratelimit.enforce(
-            request,
-            ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
-            ("verify-request", settings.DSR_RATE_VERIFY_PER_REQUEST, str(subject_request.pk)),
-        )
+        ratelimit.check_verification(request, subject_request)
         code = serializer.validated_data.get("code")
         if code:
             verified = verification.verify_code(subject_request, code)
@@ -97,11 +87,7 @@ class RequestResendView(APIView):
             return Response(
                 error_body("not_awaiting_verification", "This request needs no code."), status=409
             )
-        ratelimit.enforce(
-            request,
-            ("resend-request", settings.DSR_RATE_RESEND_PER_REQUEST, str(subject_request.pk)),
-            ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
-        )
+        ratelimit.check_resend(request, subject_request)
         tasks.send_verification.delay(str(subject_request.pk))
         return Response({"detail": "A new code is on its way to the email address given."}, 202)
 

@@ -338,13 +338,20 @@ def test_an_unknown_reference_is_a_404(api):
     assert response.status_code == 404 and response.json()["error"] == "not_found"
 
 
-def test_verification_attempts_are_rate_limited_per_request(api, file_request):
-    created = file_request()
-    with override_settings(DSR_RATE_VERIFY_PER_REQUEST="3/h", DSR_CODE_MAX_ATTEMPTS=50):
-        answers = [
-            _verify(api, created["reference"], code="999999").status_code for _ in range(4)
-        ]
-    assert answers[-1] == 429
+def test_verification_attempts_are_rate_limited_per_email(api, file_request):
+    first = file_request()
+    second = file_request(kind="erasure")  # same person, another request
+    with override_settings(DSR_RATE_VERIFY_PER_EMAIL="3/h", DSR_CODE_MAX_ATTEMPTS=50):
+        answers = [_verify(api, first["reference"], code="999999").status_code for _ in range(3)]
+        answers.append(_verify(api, second["reference"], code="999999").status_code)
+    assert answers == [400, 400, 400, 429]
+
+
+def test_verification_attempts_are_rate_limited_per_ip(api, file_request):
+    created = [file_request(email=f"p{i}@example.com") for i in range(3)]
+    with override_settings(DSR_RATE_VERIFY_PER_IP="2/h"):
+        answers = [_verify(api, c["reference"], code="999999").status_code for c in created]
+    assert answers == [400, 400, 429]
 
 
 def _link_token(body: str) -> str:
