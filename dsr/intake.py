@@ -136,7 +136,7 @@ def submit_request(sub: Submission, *, actor: Actor | None = None) -> DataSubjec
             )
         lifecycle.transition(request, Status.AWAITING_VERIFICATION, actor=actor)
         request_id = str(request.pk)
-        transaction.on_commit(lambda: tasks.send_verification.delay(request_id))
+        transaction.on_commit(lambda: tasks.enqueue(tasks.send_verification, request_id))
     return request
 
 

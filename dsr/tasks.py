@@ -19,6 +19,20 @@ from .models import DataSubjectRequest, Status
 log = logging.getLogger(__name__)
 
 
+def enqueue(task, *args: str) -> bool:
+    """Queue a task; if the broker is unreachable, log it and let a sweep catch up.
+
+    Called after commit, so the data is already safe: a broker outage must not turn
+    a stored request into an error page.
+    """
+    try:
+        task.delay(*args)
+    except Exception:  # noqa: BLE001 - any broker failure; the periodic sweeps re-queue
+        log.warning("could not queue %s; the periodic sweep will retry", task.name, exc_info=True)
+        return False
+    return True
+
+
 @shared_task(
     bind=True,
     autoretry_for=(smtplib.SMTPException, OSError),

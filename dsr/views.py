@@ -106,7 +106,7 @@ def resend(request: HttpRequest, reference: str) -> HttpResponse:
         except ratelimit.RateLimited:
             messages.error(request, "We have sent several codes already. Please wait before asking again.")
         else:
-            tasks.send_verification.delay(str(subject_request.pk))
+            tasks.enqueue(tasks.send_verification, str(subject_request.pk))
             messages.success(request, "A new code is on its way. Earlier codes no longer work.")
     return redirect("dsr:verify", reference=subject_request.reference)
 

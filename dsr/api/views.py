@@ -88,7 +88,7 @@ class RequestResendView(APIView):
                 error_body("not_awaiting_verification", "This request needs no code."), status=409
             )
         ratelimit.check_resend(request, subject_request)
-        tasks.send_verification.delay(str(subject_request.pk))
+        tasks.enqueue(tasks.send_verification, str(subject_request.pk))
         return Response({"detail": "A new code is on its way to the email address given."}, 202)
 
 

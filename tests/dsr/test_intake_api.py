@@ -503,3 +503,27 @@ def test_the_openapi_schema_and_docs_are_served(api):
     assert "/api/v1/requests/{reference}/verify/" in paths
     docs = api.get("/api/docs/")
     assert docs.status_code == 200
+
+
+def test_a_broker_outage_at_filing_still_answers_201_and_the_sweep_catches_up(
+    api, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from dsr import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to broker. Connection refused.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks.send_verification, "delay", broker_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _post(api, {"kind": "access", "email": "alice@example.com", "country": "DE"})
+    assert response.status_code == 201
+    request = DataSubjectRequest.objects.get(reference=response.json()["reference"])
+    assert request.acknowledged_at is None and mail.outbox == []
+    DataSubjectRequest.objects.filter(pk=request.pk).update(
+        received_at=timezone.now() - timedelta(minutes=11)
+    )
+    assert tasks.resend_unacknowledged() == 1
+    assert last_code("alice@example.com")
