@@ -43,6 +43,7 @@ def test_the_form_has_a_label_for_every_field(client):
         else:
             assert f'<label for="{field_id}"' in html, field_id
     assert "authorized agent" in html
+    assert "<title>Make a privacy request · Example Ltd</title>" in html
     assert "<script" not in html
 
 
