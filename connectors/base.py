@@ -1,24 +1,92 @@
 """The connector seam: plain data in, plain data out.
 
-Only the shapes are settled here; the built-in connectors and the registry come
-with the fan-out engine.
+A connector reaches one connected system. It gets its own configuration and
+secrets (already decrypted) and a :class:`Subject`; it returns counts, records and
+receipts. It never imports ``dsr`` models, so it can be tested alone and shipped
+as a plugin (entry-point group ``dsr.connectors``).
+
+Errors: raise :class:`ConnectorError`; ``permanent=True`` stops retries (bad
+configuration, a refused credential), anything else is retried with backoff.
+A system that will answer later (a webhook that accepted the job, a pull system,
+a person) raises :class:`Deferred` instead of returning.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+class Action(enum.StrEnum):
+    LOCATE = "locate"
+    EXPORT = "export"
+    ERASE = "erase"
+    RECTIFY = "rectify"
 
 
 @dataclass(frozen=True)
 class Subject:
-    """One person, as a connected system may be asked about them."""
+    """One person, as a connected system may be asked about them.
+
+    ``identifiers`` maps a kind (``email``, ``phone``, ``customer_id``, ...) to a value.
+    """
 
     request_id: str
-    identifiers: dict[str, str] = field(default_factory=dict)
+    identifiers: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, kind: str) -> str | None:
+        value = self.identifiers.get(kind)
+        return value if value not in (None, "") else None
 
     @property
     def email(self) -> str | None:
-        return self.identifiers.get("email")
+        return self.get("email")
+
+    def with_identifiers(self, extra: Mapping[str, str]) -> Subject:
+        merged = {**extra, **self.identifiers}  # never overwrite what the person gave
+        return Subject(self.request_id, merged)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of the person's data: which system, what kind, its fields."""
+
+    system: str
+    category: str
+    fields: Mapping[str, Any]
+
+
+@dataclass
+class LocateResult:
+    """Where the person's data is: counts per category, and identifiers learned on the way."""
+
+    found: int = 0
+    by_category: dict[str, int] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Receipt:
+    """What an erase or rectify did."""
+
+    action: str
+    affected: int = 0
+    by_category: dict[str, int] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What an external system needs to answer out of band (webhook callbacks)."""
+
+    job_id: str
+    idempotency_key: str
+    callback_url: str = ""
+    callback_token: str = ""
+    deadline: datetime | None = None
 
 
 class ConnectorError(Exception):
@@ -26,4 +94,75 @@ class ConnectorError(Exception):
 
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
+        self.message = message
         self.permanent = permanent
+
+
+class Deferred(Exception):
+    """The system accepted the job and will report the result later."""
+
+    def __init__(self, message: str = "waiting for the system to report") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Connector:
+    """Base class: subclasses set ``key`` and ``actions`` and implement those actions.
+
+    Actions take keyword ``job`` (a :class:`JobContext`) for systems that answer
+    later; connectors that answer at once ignore it.
+    """
+
+    key: ClassVar[str] = ""
+    actions: ClassVar[frozenset[Action]] = frozenset()
+    #: True for systems whose results arrive later (webhook, pull, manual).
+    external: ClassVar[bool] = False
+
+    def __init__(
+        self, *, name: str, config: Mapping[str, Any] | None = None, secrets: Mapping[str, str] | None = None
+    ) -> None:
+        self.name = name
+        self.config = dict(config or {})
+        self.secrets = dict(secrets or {})
+        self.validate()
+
+    # -- configuration ------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise ``ConnectorError(permanent=True)`` naming what is wrong in the config."""
+
+    # -- actions ------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise a clear ConnectorError if the system cannot be reached or used."""
+
+    def locate(self, subject: Subject, *, job: JobContext | None = None) -> LocateResult:
+        raise self._unsupported(Action.LOCATE)
+
+    def export(self, subject: Subject, *, job: JobContext | None = None) -> Iterator[Record]:
+        raise self._unsupported(Action.EXPORT)
+
+    def erase(self, subject: Subject, *, job: JobContext | None = None) -> Receipt:
+        raise self._unsupported(Action.ERASE)
+
+    def rectify(
+        self, subject: Subject, changes: Mapping[str, Any], *, job: JobContext | None = None
+    ) -> Receipt:
+        raise self._unsupported(Action.RECTIFY)
+
+    def erase_many(self, subjects: Iterable[Subject]) -> dict[str, Receipt]:
+        """The batch form, keyed by ``request_id``; override for one round trip."""
+        return {subject.request_id: self.erase(subject) for subject in subjects}
+
+    def close(self) -> None:
+        """Release connections; called by the engine when it is done with the connector."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _unsupported(self, action: Action) -> ConnectorError:
+        return ConnectorError(f"{self.key} connector does not support {action}", permanent=True)
+
+    def config_error(self, message: str) -> ConnectorError:
+        return ConnectorError(f"system {self.name!r} ({self.key}): {message}", permanent=True)
