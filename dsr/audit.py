@@ -44,6 +44,11 @@ class Actor:
         return cls(ActorType.OFFICER, str(user.pk))
 
 
+def redact(text: str) -> str:
+    """Strip anything shaped like an email address from free text (e.g. a system's error)."""
+    return _EMAIL.sub("[redacted]", text)
+
+
 def _check_details(value: Any) -> None:
     if isinstance(value, str) and _EMAIL.search(value):
         raise IdentifierInAuditDetails("audit details must not contain an email address")

@@ -18,7 +18,10 @@ from .audit import Actor
 from .models import TERMINAL_STATUSES, DataSubjectRequest, Status
 
 ALLOWED: dict[str, frozenset[str]] = {
-    Status.RECEIVED: frozenset({Status.AWAITING_VERIFICATION, Status.CANCELLED, Status.EXPIRED}),
+    # received → verified directly: a trusted integration vouches for an account holder.
+    Status.RECEIVED: frozenset(
+        {Status.AWAITING_VERIFICATION, Status.VERIFIED, Status.CANCELLED, Status.EXPIRED}
+    ),
     Status.AWAITING_VERIFICATION: frozenset({Status.VERIFIED, Status.CANCELLED, Status.EXPIRED}),
     Status.VERIFIED: frozenset({Status.APPROVED, Status.DENIED, Status.CANCELLED}),
     Status.APPROVED: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),

@@ -93,6 +93,14 @@ def _encryption_key(raw: str) -> bytes:
     return key
 
 
+def _kinds(raw: str) -> frozenset[str]:
+    kinds = {k.strip() for k in raw.split(",") if k.strip()}
+    unknown = kinds - {"access", "portability", "rectification", "erasure"}
+    if unknown:
+        raise ValueError(f"unknown request kinds: {', '.join(sorted(unknown))}")
+    return frozenset(kinds)
+
+
 def _local_secret(filename: str, make: Callable[[], str]) -> str:
     """A secret kept in var/ for a developer machine that set none in the environment."""
     path = VAR_DIR / filename
@@ -143,6 +151,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dsr.middleware.BodySizeLimit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -260,8 +269,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Request bodies: small on purpose; the public API takes a few fields.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# Request bodies: small for the public (a few fields), larger for systems reporting records.
+DSR_MAX_BODY_BYTES = _read("DSR_MAX_BODY_BYTES", _positive_int, 256 * 1024)
+DSR_MAX_SYSTEM_BODY_BYTES = _read("DSR_MAX_SYSTEM_BODY_BYTES", _positive_int, 32 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(DSR_MAX_BODY_BYTES, DSR_MAX_SYSTEM_BODY_BYTES)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 REST_FRAMEWORK = {
@@ -279,6 +290,10 @@ SPECTACULAR_SETTINGS = {
     "rectification, erasure).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "dsr.models.Status",
+        "JobResultStatusEnum": ["completed", "failed"],
+    },
 }
 
 # Security headers; HTTPS-only settings switch on outside DEBUG.
@@ -327,7 +342,17 @@ if DSR_DEFAULT_REGIME not in {
 RATELIMIT_USE_CACHE = "default"
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] if not REDIS_URL else []
 
+DSR_EXPORT_DIR = os.environ.get("DSR_EXPORT_DIR") or str(VAR_DIR / "exports")
+DSR_JOB_LEASE_SECONDS = _read("DSR_JOB_LEASE_SECONDS", _positive_int, 300)
+DSR_JOB_REQUEUE_AFTER_SECONDS = _read("DSR_JOB_REQUEUE_AFTER_SECONDS", _positive_int, 60)
+DSR_RETRY_BASE_SECONDS = _read("DSR_RETRY_BASE_SECONDS", float, 10.0)
+DSR_RETRY_MAX_SECONDS = _read("DSR_RETRY_MAX_SECONDS", float, 3600.0)
+DSR_AUTO_APPROVE_KINDS = _read(
+    "DSR_AUTO_APPROVE_KINDS", lambda raw: _kinds(raw), frozenset()
+)
+
 CELERY_BEAT_SCHEDULE = {
+    "reconcile-jobs": {"task": "dsr.tasks.reconcile", "schedule": 60.0},
     "expire-unverified": {"task": "dsr.tasks.expire_unverified", "schedule": 3600.0},
     "resend-unacknowledged": {"task": "dsr.tasks.resend_unacknowledged", "schedule": 600.0},
 }

@@ -78,6 +78,31 @@ def send_verification(self, request_id: str) -> None:
     log.info("verification email sent for %s", request.reference)
 
 
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=10,
+    acks_late=True,
+)
+def send_receipt(request_id: str) -> None:
+    """Acknowledge a request that needs no code (filed by a trusted integration)."""
+    request = DataSubjectRequest.objects.filter(pk=request_id, acknowledged_at__isnull=True).first()
+    if request is None:
+        return
+    token = verification.status_token(request)
+    status_url = emails.absolute(reverse("dsr:status", args=[request.reference])) + f"?t={token}"
+    emails.send("received", to=request.email, context={"request": request, "status_url": status_url})
+    with transaction.atomic():
+        if DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now()
+        ):
+            audit.record(
+                "acknowledgement.sent", actor=Actor.scheduler(), request=request,
+                details={"channel": "email"},
+            )
+
+
 @shared_task
 def expire_unverified() -> int:
     """Requests never verified within the configured period are closed as expired."""
@@ -113,3 +138,26 @@ def resend_unacknowledged() -> int:
         send_verification.delay(str(pk))
         count += 1
     return count
+
+
+def enqueue_job(job_id: str, *, countdown: float = 0) -> bool:
+    try:
+        run_job.apply_async((job_id,), countdown=countdown or None)
+    except Exception:  # noqa: BLE001 - the reconciler re-queues pending jobs
+        log.warning("could not queue job %s; the reconciler will", job_id, exc_info=True)
+        return False
+    return True
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_job(job_id: str) -> str | None:
+    from .jobs import run
+
+    return run(job_id)
+
+
+@shared_task
+def reconcile() -> dict[str, int]:
+    from .execution import reconcile as reconcile_jobs
+
+    return reconcile_jobs()

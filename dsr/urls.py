@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
+from .api import systems
 from .api import views as api
 
 app_name = "dsr"
@@ -24,6 +25,9 @@ api_v1 = [
     path(
         "requests/<str:reference>/resend/", api.RequestResendView.as_view(), name="api-request-resend"
     ),
+    path("systems/jobs/", systems.SystemJobsView.as_view(), name="api-system-jobs"),
+    path("systems/jobs/<uuid:job_id>/claim/", systems.SystemJobClaimView.as_view(), name="api-job-claim"),
+    path("systems/jobs/<uuid:job_id>/result/", systems.SystemJobResultView.as_view(), name="api-job-result"),
 ]
 
 urlpatterns = [

@@ -20,7 +20,7 @@ from django.utils import timezone
 from . import audit, deadlines, lifecycle
 from .audit import Actor
 from .crypto import code_hash, constant_time_equal
-from .models import DataSubjectRequest, Status, Verification
+from .models import ActorType, DataSubjectRequest, Status, Verification
 
 _LINK_SALT = "dsr.verification-link"
 _STATUS_SALT = "dsr.status"
@@ -165,17 +165,23 @@ def verify_link(request: DataSubjectRequest, token: str) -> DataSubjectRequest:
     return _mark_verified(request, verification, method="link")
 
 
-def _mark_verified(
-    request: DataSubjectRequest, verification: Verification, *, method: str
-) -> DataSubjectRequest:
+def verified_fields(request: DataSubjectRequest) -> dict:
+    """verified_at, and the clock restarted where the regime counts from verification."""
     now = timezone.now()
     fields = {"verified_at": now}
     if deadlines.rule_for(request.regime).clock_starts == "verification":
         today = timezone.localdate(now)
         fields.update(clock_started_on=today, due_on=deadlines.due_date(request.regime, today))
+    return fields
+
+
+def _mark_verified(
+    request: DataSubjectRequest, verification: Verification, *, method: str
+) -> DataSubjectRequest:
+    fields = verified_fields(request)
     with transaction.atomic():
         used = Verification.objects.filter(pk=verification.pk, used_at__isnull=True).update(
-            used_at=now
+            used_at=fields["verified_at"]
         )
         if not used:
             raise CodeUsed("This code has already been used.")
@@ -187,8 +193,19 @@ def _mark_verified(
             details={"method": method, "due_on": fields.get("due_on", request.due_on).isoformat()},
             fields=fields,
         )
-        _close_if_duplicate(request)
+        after_verified(request)
     return request
+
+
+def after_verified(request: DataSubjectRequest, *, auto_approve: bool = False) -> None:
+    """Close a duplicate, or start the work when approval is automatic for this kind."""
+    from . import execution
+
+    _close_if_duplicate(request)
+    if request.status != Status.VERIFIED:
+        return
+    if auto_approve or request.kind in settings.DSR_AUTO_APPROVE_KINDS:
+        execution.approve(request, actor=Actor(ActorType.SCHEDULER, "auto-approval"), reason="auto")
 
 
 def _close_if_duplicate(request: DataSubjectRequest) -> None:

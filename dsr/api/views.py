@@ -5,16 +5,20 @@ Views parse input, enforce rate limits and call services; nothing else.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as drf
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import ratelimit, tasks, verification
 from ..intake import submit_request
-from ..models import Status
+from ..models import IntegrationToken, Status
 from ..selectors import request_by_reference
 from .errors import error_body
 from .serializers import (
@@ -31,6 +35,20 @@ ErrorSerializer = inline_serializer(
 )
 
 
+def integration_for(request: Request) -> IntegrationToken | None:
+    """A trusted integration's bearer token, if one is sent; a wrong one is refused."""
+    token = bearer_token(request)
+    if not token:
+        return None
+    integration = IntegrationToken.objects.filter(
+        token_hash=hashlib.sha256(token.encode()).hexdigest(), enabled=True
+    ).first()
+    if integration is None:
+        raise AuthenticationFailed("Unknown or disabled integration token.")
+    IntegrationToken.objects.filter(pk=integration.pk).update(last_used_at=timezone.now())
+    return integration
+
+
 class RequestCreateView(APIView):
     @extend_schema(
         request=RequestCreateSerializer,
@@ -38,11 +56,14 @@ class RequestCreateView(APIView):
         summary="File a data-subject request",
     )
     def post(self, request: Request) -> Response:
+        integration = integration_for(request)
         serializer = RequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         submission = serializer.validated_data["submission"]
-        ratelimit.check_submission(request, submission.email)
-        created = submit_request(submission)
+        if integration is None:
+            ratelimit.check_submission(request, submission.email)
+        created = submit_request(submission, integration=integration)
+        created.refresh_from_db()
         return Response(RequestCreatedSerializer(created).data, status=201)
 
 

@@ -1,0 +1,133 @@
+"""The jobs API for connected systems: pull their jobs, claim one, report its result.
+
+A system authenticates with its own token (``Authorization: Bearer <token>``,
+stored hashed), which opens only that system's jobs. A webhook system reports
+with the one-time callback token it was sent with the job instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import jobs
+from ..audit import Actor
+from ..models import ActorType, ConnectorJob, JobStatus, SystemConnection
+from .views import ErrorSerializer, bearer_token
+
+
+def system_for(request: Request) -> SystemConnection:
+    token = bearer_token(request)
+    if not token:
+        raise NotAuthenticated("Send the system's token as 'Authorization: Bearer <token>'.")
+    system = SystemConnection.objects.filter(token_hash=jobs.token_hash(token), enabled=True).first()
+    if system is None:
+        raise AuthenticationFailed("Unknown or disabled system token.")
+    return system
+
+
+class RecordSerializer(serializers.Serializer):
+    category = serializers.CharField(max_length=100, default="records")
+    fields = serializers.DictField()
+
+
+class ResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["completed", "failed"])
+    found = serializers.IntegerField(min_value=0, required=False)
+    affected = serializers.IntegerField(min_value=0, required=False)
+    by_category = serializers.DictField(child=serializers.IntegerField(min_value=0), required=False)
+    identifiers = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+    records = RecordSerializer(many=True, required=False, max_length=100_000)
+    error = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    permanent = serializers.BooleanField(default=False)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    request_reference = serializers.CharField(source="request.reference")
+    identifiers = serializers.SerializerMethodField()
+    changes = serializers.SerializerMethodField()
+    due_on = serializers.DateField(source="request.effective_due_on")
+
+    class Meta:
+        model = ConnectorJob
+        fields = ["id", "action", "idempotency_key", "request_reference", "identifiers", "changes",
+                  "due_on", "claimed_at", "created_at"]
+
+    def get_identifiers(self, job: ConnectorJob) -> dict[str, str]:
+        """Only the identifier kinds this system is configured to receive."""
+        allowed = job.system.config.get("send_identifiers", ["email"])
+        subject = jobs.subject_for(job)
+        return {kind: value for kind, value in subject.identifiers.items() if kind in allowed}
+
+    def get_changes(self, job: ConnectorJob) -> dict[str, str]:
+        return jobs.requested_changes(job) if job.action == "rectify" else {}
+
+
+class SystemJobsView(APIView):
+    @extend_schema(responses={200: JobSerializer(many=True), 401: ErrorSerializer},
+                   summary="A connected system's jobs waiting for it")
+    def get(self, request: Request) -> Response:
+        system = system_for(request)
+        waiting = (
+            ConnectorJob.objects.filter(system=system, status=JobStatus.WAITING)
+            .select_related("request", "system")
+            .order_by("created_at")[:100]
+        )
+        return Response(JobSerializer(waiting, many=True).data)
+
+
+def _own_job(system: SystemConnection, job_id: Any) -> ConnectorJob:
+    job = ConnectorJob.objects.select_related("request", "system").filter(pk=job_id, system=system).first()
+    if job is None:
+        raise Http404("No such job for this system.")
+    return job
+
+
+class SystemJobClaimView(APIView):
+    @extend_schema(request=None, responses={200: JobSerializer, 401: ErrorSerializer, 404: ErrorSerializer,
+                                            409: ErrorSerializer}, summary="Claim a waiting job")
+    def post(self, request: Request, job_id: str) -> Response:
+        job = _own_job(system_for(request), job_id)
+        if not ConnectorJob.objects.filter(pk=job.pk, status=JobStatus.WAITING).update(
+            claimed_at=timezone.now()
+        ):
+            return Response({"error": "not_waiting", "detail": "This job is not waiting.", "fields": {}}, 409)
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data)
+
+
+class SystemJobResultView(APIView):
+    @extend_schema(request=ResultSerializer,
+                   responses={200: JobSerializer, 400: ErrorSerializer, 401: ErrorSerializer,
+                              404: ErrorSerializer, 409: ErrorSerializer},
+                   summary="Report a job's result (system token, or the job's one-time callback token)")
+    def post(self, request: Request, job_id: str) -> Response:
+        job = self._authorised_job(request, job_id)
+        payload = ResultSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        if job.status not in (JobStatus.WAITING, JobStatus.RUNNING):
+            return Response({"error": "not_waiting", "detail": "This job already has its result.", "fields": {}}, 409)
+        jobs.report(job, payload.validated_data, actor=Actor(ActorType.SYSTEM, job.system.name))
+        job.refresh_from_db()
+        return Response({"id": str(job.pk), "status": job.status})
+
+    def _authorised_job(self, request: Request, job_id: str) -> ConnectorJob:
+        token = bearer_token(request)
+        if not token:
+            raise NotAuthenticated("Send the system token or the job's callback token.")
+        digest = jobs.token_hash(token)
+        with transaction.atomic():
+            # A callback token works once: it is cleared as it is used.
+            if ConnectorJob.objects.filter(pk=job_id, callback_token_hash=digest).update(callback_token_hash=""):
+                return ConnectorJob.objects.select_related("request", "system").get(pk=job_id)
+        return _own_job(system_for(request), job_id)

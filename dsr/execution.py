@@ -1,0 +1,185 @@
+"""Fan-out: an approved request becomes one job per (system, action); jobs run as tasks.
+
+Approval creates the job rows and, on commit, queues a task per ready job. A
+request moves on only when every job is terminal; a failed job keeps it open
+and visible. A periodic reconciler re-queues whatever a lost message or a
+killed worker left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from connectors import registry
+from connectors.base import ConnectorError
+
+from . import audit, lifecycle
+from .audit import Actor
+from .models import (
+    TERMINAL_JOB_STATUSES,
+    ConnectorAction,
+    ConnectorJob,
+    DataSubjectRequest,
+    JobStatus,
+    Kind,
+    Status,
+    SystemConnection,
+)
+
+log = logging.getLogger(__name__)
+
+KIND_ACTIONS = {
+    Kind.ACCESS: ConnectorAction.EXPORT,
+    Kind.PORTABILITY: ConnectorAction.EXPORT,
+    Kind.ERASURE: ConnectorAction.ERASE,
+    Kind.RECTIFICATION: ConnectorAction.RECTIFY,
+}
+
+
+def _supports(system: SystemConnection, action: str) -> bool:
+    """Whether to give ``system`` this job; an unloadable connector still gets it (and fails visibly)."""
+    if action not in system.actions:
+        return False
+    try:
+        return action in registry.load(system.connector).actions
+    except ConnectorError:
+        return True
+
+
+def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "") -> bool:
+    """verified → approved → in progress, with the jobs created and queued."""
+    with transaction.atomic():
+        changed = lifecycle.transition(
+            request, Status.APPROVED, actor=actor, details={"reason": reason} if reason else None
+        )
+        if changed:
+            start(request, actor=actor)
+    return changed
+
+
+def start(request: DataSubjectRequest, *, actor: Actor) -> list[ConnectorJob]:
+    action = KIND_ACTIONS[Kind(request.kind)]
+    jobs: list[ConnectorJob] = []
+    with transaction.atomic():
+        for system in SystemConnection.objects.filter(enabled=True):
+            if system.identity_source and _supports(system, ConnectorAction.LOCATE):
+                jobs.append(_job(request, system, ConnectorAction.LOCATE, phase=0))
+            if _supports(system, action) and not (
+                action == ConnectorAction.LOCATE and system.identity_source
+            ):
+                jobs.append(_job(request, system, action, phase=1))
+        ConnectorJob.objects.bulk_create(jobs, ignore_conflicts=True)
+        lifecycle.transition(
+            request,
+            Status.IN_PROGRESS,
+            actor=actor,
+            details={"jobs": len(jobs), "systems": sorted({j.system.name for j in jobs})},
+        )
+        request_id = str(request.pk)
+        transaction.on_commit(lambda: advance(request_id))
+    return jobs
+
+
+def _job(request: DataSubjectRequest, system: SystemConnection, action: str, *, phase: int) -> ConnectorJob:
+    return ConnectorJob(
+        request=request,
+        system=system,
+        action=action,
+        phase=phase,
+        idempotency_key=f"{request.pk}:{system.pk}:{action}",
+    )
+
+
+def enqueue_jobs(job_ids: list[str], *, countdown: float = 0) -> None:
+    from .tasks import enqueue_job
+
+    for job_id in job_ids:
+        enqueue_job(job_id, countdown=countdown)
+
+
+def advance(request_id: str) -> str | None:
+    """Queue the next ready jobs, or move the request on when every job is terminal.
+
+    Safe to call any number of times; returns the request's status afterwards.
+    """
+    with transaction.atomic():
+        request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None or request.status != Status.IN_PROGRESS:
+            return request.status if request else None
+        jobs = list(request.jobs.values_list("id", "phase", "status"))
+        open_jobs = [j for j in jobs if j[2] not in TERMINAL_JOB_STATUSES]
+        if open_jobs:
+            phase = min(p for _, p, _ in open_jobs)
+            ready = [str(i) for i, p, s in open_jobs if p == phase and s == JobStatus.PENDING]
+            transaction.on_commit(lambda: enqueue_jobs(ready))
+            return request.status
+        failed = [j for j in jobs if j[2] == JobStatus.FAILED]
+        if failed:
+            audit.record(
+                "request.needs_attention",
+                actor=Actor.scheduler(),
+                request=request,
+                details={"failed_jobs": len(failed)},
+            )
+            return request.status
+        target = Status.COMPLETED if request.kind == Kind.ERASURE and jobs else Status.REVIEW
+        lifecycle.transition(
+            request,
+            target,
+            actor=Actor.scheduler(),
+            details={"jobs": len(jobs)},
+            fields={"outcome": "done"} if target == Status.COMPLETED else None,
+        )
+        return target
+
+
+def retry_job(job: ConnectorJob, *, actor: Actor) -> bool:
+    """An officer's retry of a failed job: back to pending, attempts reset."""
+    with transaction.atomic():
+        changed = ConnectorJob.objects.filter(pk=job.pk, status=JobStatus.FAILED).update(
+            status=JobStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), error=""
+        )
+        if changed:
+            audit.record(
+                "job.retry_requested",
+                actor=actor,
+                request=job.request,
+                details={"system": job.system.name, "action": job.action},
+            )
+            transaction.on_commit(lambda: enqueue_jobs([str(job.pk)]))
+    return bool(changed)
+
+
+def reconcile() -> dict[str, int]:
+    """Re-queue jobs a lost message or a killed worker left behind; finish stuck requests."""
+    now = timezone.now()
+    grace = timedelta(seconds=settings.DSR_JOB_REQUEUE_AFTER_SECONDS)
+    expired = list(
+        ConnectorJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
+            "id", flat=True
+        )
+    )
+    stale = list(
+        ConnectorJob.objects.filter(
+            status=JobStatus.PENDING, next_attempt_at__lt=now - grace
+        ).values_list("request_id", flat=True).distinct()
+    )
+    enqueue_jobs([str(i) for i in expired])
+    for request_id in stale:
+        advance(str(request_id))
+    finished = (
+        DataSubjectRequest.objects.filter(status=Status.IN_PROGRESS)
+        .exclude(jobs__status__in=[JobStatus.PENDING, JobStatus.RUNNING, JobStatus.WAITING])
+        .exclude(jobs__status=JobStatus.FAILED)  # those wait for an officer, already told
+        .values_list("id", flat=True)
+    )
+    moved = 0
+    for request_id in finished:
+        if advance(str(request_id)) != Status.IN_PROGRESS:
+            moved += 1
+    return {"expired_leases": len(expired), "stale_requests": len(stale), "advanced": moved}

@@ -1,0 +1,45 @@
+"""Connectors that misbehave on purpose, for the engine's fault tests."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from connectors.base import Action, ConnectorError, LocateResult, Receipt
+from connectors.memory import MemoryConnector
+
+
+class FlakyConnector(MemoryConnector):
+    """Fails ``fail_times`` calls (transient unless ``permanent``), then behaves like memory.
+
+    With ``residual: true`` its erase reports success but leaves the records in place.
+    """
+
+    key = "flaky"
+    calls: ClassVar[dict[str, int]] = {}
+
+    def _maybe_fail(self) -> None:
+        count = self.calls.get(self.name, 0) + 1
+        self.calls[self.name] = count
+        if count <= self.config.get("fail_times", 0):
+            raise ConnectorError(f"{self.name} is unavailable (call {count})",
+                                 permanent=self.config.get("permanent", False))
+
+    def export(self, subject, *, job=None):
+        self._maybe_fail()
+        return super().export(subject, job=job)
+
+    def erase(self, subject, *, job=None) -> Receipt:
+        self._maybe_fail()
+        if self.config.get("residual"):
+            return Receipt(action=Action.ERASE, affected=0)
+        return super().erase(subject, job=job)
+
+    def locate(self, subject, *, job=None) -> LocateResult:
+        return super().locate(subject, job=job)
+
+
+class CrashingConnector(MemoryConnector):
+    key = "crashing"
+
+    def erase(self, subject, *, job=None) -> Receipt:
+        raise ZeroDivisionError("a bug in a plugin")
