@@ -61,6 +61,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body("not_found", str(exc) or "Not found."), status=404)
     if isinstance(exc, PermissionDenied):
         return Response(error_body("permission_denied", "Not allowed."), status=403)
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        # Our tokens are bearer tokens: always 401 with a challenge, never DRF's 403 fallback.
+        code = "not_authenticated" if isinstance(exc, exceptions.NotAuthenticated) else "authentication_failed"
+        return Response(error_body(code, str(exc.detail)), status=401, headers={"WWW-Authenticate": "Bearer"})
     if isinstance(exc, exceptions.APIException):
         code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
         headers = {}

@@ -1,0 +1,200 @@
+"""Connected systems talking to us: pulling and reporting jobs; trusted integrations filing."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from connectors.memory import MemoryConnector
+from dsr import execution, storage
+from dsr.audit import Actor
+from dsr.jobs import token_hash
+from dsr.models import AuditEvent, ConnectorJob, DataSubjectRequest, Status, SystemConnection
+from tests.factories import RequestFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pull_system():
+    system = SystemConnection.objects.create(
+        name="billing", connector="pull", config={"send_identifiers": ["email"]}
+    )
+    system.token = "billing-token-" + "x" * 30
+    SystemConnection.objects.filter(pk=system.pk).update(token_hash=token_hash(system.token))
+    return system
+
+
+@pytest.fixture
+def other_system():
+    system = SystemConnection.objects.create(name="warehouse", connector="pull")
+    system.token = "warehouse-token-" + "y" * 30
+    SystemConnection.objects.filter(pk=system.pk).update(token_hash=token_hash(system.token))
+    return system
+
+
+def approve(request, capture):
+    with capture(execute=True):
+        execution.approve(request, actor=Actor.scheduler())
+    request.refresh_from_db()
+    return request
+
+
+def auth(token):
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_a_pull_system_lists_claims_and_reports_its_job(
+    api, pull_system, django_capture_on_commit_callbacks
+):
+    request = approve(
+        RequestFactory(
+            kind="access", status=Status.VERIFIED,
+            identifiers={"email": "alice@example.com", "phone": "+44 1234", "customer_id": "C1"},
+        ),
+        django_capture_on_commit_callbacks,
+    )
+    job = request.jobs.get()
+    assert job.status == "waiting"
+    listing = api.get("/api/v1/systems/jobs/", **auth(pull_system.token))
+    assert listing.status_code == 200
+    [item] = listing.json()
+    assert item["id"] == str(job.pk) and item["action"] == "export"
+    assert item["identifiers"] == {"email": "alice@example.com"}  # only what it may see
+    assert item["request_reference"] == request.reference
+    claimed = api.post(f"/api/v1/systems/jobs/{job.pk}/claim/", **auth(pull_system.token))
+    assert claimed.status_code == 200 and claimed.json()["claimed_at"]
+    body = {"status": "completed", "records": [{"category": "invoices", "fields": {"total": "9.99"}}]}
+    with django_capture_on_commit_callbacks(execute=True):
+        result = api.post(
+            f"/api/v1/systems/jobs/{job.pk}/result/", body, format="json", **auth(pull_system.token)
+        )
+    assert result.status_code == 200 and result.json()["status"] == "succeeded"
+    job.refresh_from_db()
+    request.refresh_from_db()
+    assert job.export_records == 1
+    assert list(storage.read_records(job.export_file)) == body["records"]
+    assert request.status == Status.REVIEW
+    event = AuditEvent.objects.get(request=request, verb="job.succeeded")
+    assert (event.actor_type, event.actor_id) == ("system", "billing")
+    again = api.post(f"/api/v1/systems/jobs/{job.pk}/result/", body, format="json", **auth(pull_system.token))
+    assert again.status_code == 409
+
+
+def test_a_system_token_never_opens_another_systems_job(
+    api, pull_system, other_system, django_capture_on_commit_callbacks
+):
+    request = approve(RequestFactory(kind="erasure", status=Status.VERIFIED), django_capture_on_commit_callbacks)
+    billing_job = request.jobs.get(system=pull_system)
+    theirs = [j["id"] for j in api.get("/api/v1/systems/jobs/", **auth(other_system.token)).json()]
+    assert str(billing_job.pk) not in theirs
+    for path in ("claim", "result"):
+        response = api.post(
+            f"/api/v1/systems/jobs/{billing_job.pk}/{path}/", {"status": "completed"}, format="json",
+            **auth(other_system.token),
+        )
+        assert response.status_code == 404, path
+    billing_job.refresh_from_db()
+    assert billing_job.status == "waiting"
+
+
+def test_the_jobs_api_needs_a_valid_system_token(api, pull_system):
+    assert api.get("/api/v1/systems/jobs/").status_code == 401
+    assert api.get("/api/v1/systems/jobs/", **auth("nope")).status_code == 401
+    assert api.get("/api/v1/systems/jobs/", HTTP_AUTHORIZATION="Token abc").status_code == 401
+    SystemConnection.objects.filter(pk=pull_system.pk).update(enabled=False)
+    assert api.get("/api/v1/systems/jobs/", **auth(pull_system.token)).status_code == 401
+
+
+def test_a_reported_failure_is_retried_then_shown(api, pull_system, django_capture_on_commit_callbacks, settings):
+    settings.DSR_RETRY_BASE_SECONDS = 0
+    SystemConnection.objects.filter(pk=pull_system.pk).update(max_attempts=2)
+    request = approve(RequestFactory(kind="erasure", status=Status.VERIFIED), django_capture_on_commit_callbacks)
+    job = request.jobs.get()
+    for expected in ("waiting", "failed"):
+        with django_capture_on_commit_callbacks(execute=True):
+            api.post(
+                f"/api/v1/systems/jobs/{job.pk}/result/",
+                {"status": "failed", "error": "database locked"}, format="json", **auth(pull_system.token),
+            )
+        job.refresh_from_db()
+        assert job.status == expected
+    assert job.error == "database locked"
+    request.refresh_from_db()
+    assert request.status == Status.IN_PROGRESS
+
+
+def test_a_malformed_result_is_a_400(api, pull_system, django_capture_on_commit_callbacks):
+    request = approve(RequestFactory(kind="erasure", status=Status.VERIFIED), django_capture_on_commit_callbacks)
+    job = request.jobs.get()
+    for body in [{"status": "done"}, {"status": "completed", "affected": -1}, {"status": "completed", "records": "x"}]:
+        response = api.post(f"/api/v1/systems/jobs/{job.pk}/result/", body, format="json", **auth(pull_system.token))
+        assert response.status_code == 400, body
+        assert response.json()["error"] == "invalid"
+    assert api.post("/api/v1/systems/jobs/not-a-uuid/result/", {}, format="json").status_code == 404
+
+
+def test_a_manual_task_waits_until_someone_reports_it(django_capture_on_commit_callbacks):
+    SystemConnection.objects.create(name="paper-archive", connector="manual",
+                                    config={"instructions": "Shred the paper file"})
+    request = approve(RequestFactory(kind="erasure", status=Status.VERIFIED), django_capture_on_commit_callbacks)
+    job = request.jobs.get()
+    assert job.status == "waiting" and job.result == {"waiting": "Shred the paper file"}
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("complete_task", str(job.pk), "--note", "shredded 2 folders", "--affected", "2",
+                     "--officer", "records-clerk")
+    job.refresh_from_db()
+    request.refresh_from_db()
+    assert (job.status, job.affected) == ("succeeded", 2)
+    assert job.result["receipt"]["detail"]["note"] == "shredded 2 folders"
+    assert request.status == Status.COMPLETED
+
+
+# --- trusted integrations --------------------------------------------------------------
+
+
+def test_a_trusted_integration_files_a_verified_auto_approved_request(
+    api, django_capture_on_commit_callbacks, capsys
+):
+    SystemConnection.objects.create(
+        name="crm", connector="memory",
+        config={"records": [{"category": "profile", "fields": {"email": "dee@example.com"}}]},
+    )
+    MemoryConnector.reset()
+    call_command("issue_integration_token", "website")
+    token = capsys.readouterr().out.strip()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/requests/", {"kind": "erasure", "email": "dee@example.com", "country": "DE"},
+            format="json", **auth(token),
+        )
+    assert response.status_code == 201
+    request = DataSubjectRequest.objects.get(reference=response.json()["reference"])
+    assert request.status == Status.COMPLETED
+    assert request.verified_at is not None and request.acknowledged_at is not None
+    event = AuditEvent.objects.get(request=request, verb="status.verified")
+    assert (event.actor_id, event.details["method"]) == ("integration:website", "trusted_integration")
+    assert MemoryConnector(name="crm").store == []
+    MemoryConnector.reset()
+
+
+def test_a_wrong_integration_token_is_refused(api):
+    response = api.post(
+        "/api/v1/requests/", {"kind": "erasure", "email": "dee@example.com", "country": "DE"},
+        format="json", **auth("forged"),
+    )
+    assert response.status_code == 401
+    assert not DataSubjectRequest.objects.exists()
+
+
+def test_a_subjects_status_token_does_not_open_the_jobs_api(api, verified_request, pull_system):
+    _, verified = verified_request()
+    assert api.get("/api/v1/systems/jobs/", **auth(verified["status_token"])).status_code == 401
+
+
+def test_a_system_token_for_a_job_id_of_a_nonexistent_job_is_a_404(api, pull_system):
+    import uuid
+
+    response = api.post(f"/api/v1/systems/jobs/{uuid.uuid4()}/claim/", **auth(pull_system.token))
+    assert response.status_code == 404
+    assert ConnectorJob.objects.count() == 0

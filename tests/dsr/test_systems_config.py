@@ -1,0 +1,113 @@
+"""Connected systems as code (load_systems) and their health table (check_systems)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from dsr.models import SystemConnection
+
+pytestmark = pytest.mark.django_db
+
+SYSTEMS = """
+systems:
+  - name: crm
+    connector: memory
+    description: Customer relationship management
+    purposes: [customer service]
+    data_categories: [contact details]
+    recipients: [Support outsourcing Ltd (UK)]
+    retention: 3 years after the last order
+    source: the person
+    config:
+      records: []
+    secrets:
+      api_key: ${CRM_API_KEY}
+  - name: paper
+    connector: manual
+    actions: [erase]
+    config:
+      instructions: Shred the paper file
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "systems.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_load_systems_creates_then_updates_idempotently(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CRM_API_KEY", "s3cret-value")
+    path = write(tmp_path, SYSTEMS)
+    call_command("load_systems", path)
+    assert "created: crm, paper" in capsys.readouterr().out
+    crm = SystemConnection.objects.get(name="crm")
+    assert crm.secrets == {"api_key": "s3cret-value"}
+    assert crm.recipients == ["Support outsourcing Ltd (UK)"]
+    assert SystemConnection.objects.get(name="paper").actions == ["erase"]
+    call_command("load_systems", path)
+    assert "unchanged: crm, paper" in capsys.readouterr().out
+    write(tmp_path, SYSTEMS.replace("3 years", "5 years"))
+    call_command("load_systems", path)
+    assert "updated: crm" in capsys.readouterr().out
+    assert SystemConnection.objects.get(name="crm").retention.startswith("5 years")
+
+
+def test_secrets_are_encrypted_at_rest(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRM_API_KEY", "s3cret-value")
+    call_command("load_systems", write(tmp_path, SYSTEMS))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets FROM dsr_systemconnection WHERE name = 'crm'")
+        raw = cursor.fetchone()[0]
+    assert "s3cret" not in raw
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (SYSTEMS.replace("${CRM_API_KEY}", "inline-secret"), "must be an environment reference"),
+        (SYSTEMS, "refers to ${CRM_API_KEY}, which is not set"),
+        (SYSTEMS.replace("connector: memory", "connector: cobol"), "unknown connector 'cobol'"),
+        (SYSTEMS.replace("actions: [erase]", "actions: [shred]"), "actions must be a list"),
+        (SYSTEMS.replace("records: []", "records: 7"), "records must be a list"),
+        (SYSTEMS.replace("name: paper", "name: crm"), "must be a unique slug"),
+        (SYSTEMS.replace("retention:", "retension:"), "unknown field(s) retension"),
+        ("systems: [", "not valid YAML"),
+        ("- just a list", "must be a mapping with a 'systems' list"),
+    ],
+)
+def test_a_bad_systems_file_is_refused_with_a_clear_message(tmp_path, monkeypatch, text, message):
+    if "refers to" not in message:
+        monkeypatch.setenv("CRM_API_KEY", "x")
+    else:
+        monkeypatch.delenv("CRM_API_KEY", raising=False)
+    with pytest.raises(CommandError) as excinfo:
+        call_command("load_systems", write(tmp_path, text))
+    assert message in str(excinfo.value)
+    assert not SystemConnection.objects.exists()
+
+
+def test_check_systems_prints_a_table_and_fails_when_one_is_broken(capsys):
+    SystemConnection.objects.create(name="crm", connector="memory")
+    SystemConnection.objects.create(name="legacy", connector="cobol")
+    with pytest.raises(CommandError, match="1 of 2 systems failed: legacy"):
+        call_command("check_systems")
+    out = capsys.readouterr().out
+    assert "crm" in out and "ok" in out
+    assert "legacy" in out and "unknown connector 'cobol'" in out
+
+
+def test_check_systems_passes_when_all_answer(capsys):
+    SystemConnection.objects.create(name="crm", connector="memory")
+    call_command("check_systems")
+    assert "crm" in capsys.readouterr().out
+
+
+def test_the_connectors_command_lists_the_kinds(capsys):
+    call_command("connectors")
+    out = capsys.readouterr().out
+    for key in ("postgres", "mysql", "django", "redis", "webhook", "pull", "manual", "memory"):
+        assert key in out
