@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
-from .models import AuditEvent, DataSubjectRequest
+from connectors import registry
+from connectors.base import ConnectorError
+
+from . import execution
+from .audit import Actor
+from .models import AuditEvent, ConnectorJob, DataSubjectRequest, JobStatus, SystemConnection
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,3 +45,83 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("seq", "created_at", "actor_type", "actor_id", "verb", "request")
     list_filter = ("actor_type", "verb")
     ordering = ("-seq",)
+
+
+class SystemConnectionForm(forms.ModelForm):
+    """Secrets are write-only here: the form shows which are set, never their values."""
+
+    new_secrets = forms.JSONField(
+        required=False,
+        label="Secrets",
+        help_text='A JSON object, e.g. {"dsn": "postgresql://…"}. Leave empty to keep the current '
+        "secrets. Stored encrypted.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    class Meta:
+        model = SystemConnection
+        exclude = ("secrets", "token_hash")
+
+    def clean_new_secrets(self):
+        value = self.cleaned_data.get("new_secrets")
+        if value in (None, ""):
+            return None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise forms.ValidationError("Give a JSON object of names to string values.")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        try:
+            cls = registry.load(data.get("connector", ""))
+            secrets = self.cleaned_data.get("new_secrets") or (self.instance.secrets or {})
+            cls(name=data.get("name") or "new", config=data.get("config") or {}, secrets=secrets)
+        except ConnectorError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return data
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("new_secrets") is not None:
+            self.instance.secrets = self.cleaned_data["new_secrets"]
+        return super().save(commit=commit)
+
+
+@admin.register(SystemConnection)
+class SystemConnectionAdmin(admin.ModelAdmin):
+    form = SystemConnectionForm
+    list_display = ("name", "connector", "enabled", "identity_source", "secrets_set")
+    list_filter = ("connector", "enabled")
+
+    @admin.display(description="Secrets set")
+    def secrets_set(self, obj: SystemConnection) -> str:
+        return ", ".join(sorted(obj.secrets or {})) or "-"
+
+
+class ConnectorJobInline(admin.TabularInline):
+    model = ConnectorJob
+    fields = ("system", "action", "status", "attempts", "found", "affected", "error", "result", "finished_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+DataSubjectRequestAdmin.inlines = [ConnectorJobInline]
+
+
+@admin.register(ConnectorJob)
+class ConnectorJobAdmin(ReadOnlyAdmin):
+    list_display = ("request", "system", "action", "status", "attempts", "affected", "error", "updated_at")
+    list_filter = ("status", "action", "system")
+    exclude = ("learned", "callback_token_hash")
+    actions = ["retry_failed"]
+
+    @admin.action(description="Retry the selected failed jobs")
+    def retry_failed(self, request, queryset):
+        retried = sum(
+            execution.retry_job(job, actor=Actor.officer(request.user))
+            for job in queryset.filter(status=JobStatus.FAILED).select_related("request", "system")
+        )
+        self.message_user(request, f"{retried} job(s) queued again.")

@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "dsr.apps.DsrConfig",
+    "dsr.demo_shop.apps.DemoShopConfig",
 ]
 
 MIDDLEWARE = [
@@ -350,6 +351,10 @@ DSR_RETRY_MAX_SECONDS = _read("DSR_RETRY_MAX_SECONDS", float, 3600.0)
 DSR_AUTO_APPROVE_KINDS = _read(
     "DSR_AUTO_APPROVE_KINDS", lambda raw: _kinds(raw), frozenset()
 )
+
+# The demo shop's webhook receiver (make run); off in production unless asked for.
+DSR_DEMO = _read("DSR_DEMO", _bool, DEBUG or TESTING)
+DSR_DEMO_WEBHOOK_SECRET = os.environ.get("DSR_DEMO_WEBHOOK_SECRET", "demo-marketing-signing-secret")
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "dsr.tasks.reconcile", "schedule": 60.0},

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -36,6 +37,11 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.DSR_DEMO:
+    from .demo_shop.views import marketing_webhook
+
+    urlpatterns.append(path("demo/marketing-webhook/", marketing_webhook, name="demo-marketing-webhook"))
 
 handler404 = "dsr.views_errors.not_found"
 handler500 = "dsr.views_errors.server_error"

@@ -4,25 +4,30 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from dsr import lifecycle, verification
+from dsr import execution, verification
 from dsr.audit import Actor
+from dsr.demo_shop.seed import SHOP_SYSTEMS, marketing_system, seed_shop
 from dsr.intake import Submission, submit_request
-from dsr.models import DataSubjectRequest, Status
+from dsr.models import DataSubjectRequest, SystemConnection
 
 DEMO_USERNAME = "officer"
 DEMO_PASSWORD = "demo-officer-pass"
 
+# (kind, email, country, state, what happens to it)
 DEMO_REQUESTS = [
-    ("access", "ana.demo@example.org", "DE", "", Status.VERIFIED),
-    ("erasure", "ben.demo@example.org", "US", "CA", Status.APPROVED),
-    ("rectification", "chloe.demo@example.org", "GB", "", Status.AWAITING_VERIFICATION),
-    ("portability", "dan.demo@example.org", "BR", "", Status.VERIFIED),
-    ("access", "eve.demo@example.org", "CA", "", Status.AWAITING_VERIFICATION),
+    ("erasure", "ben.demo@example.org", "US", "CA", "approve"),
+    ("access", "ana.demo@example.org", "PT", "", "approve"),
+    ("portability", "dan.demo@example.org", "BR", "", "verify"),
+    ("rectification", "chloe.demo@example.org", "GB", "", "file"),
+    ("access", "eve.demo@example.org", "CA", "", "file"),
 ]
 
 
 class Command(BaseCommand):
-    help = "Load a demo officer and a few requests (once; run again and nothing changes)."
+    help = (
+        "Load the demo: an officer, a small shop database, the systems that reach it, and "
+        "requests (an erasure and an access request run by the worker). Once only."
+    )
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -30,26 +35,25 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already loaded.")
             return
         with transaction.atomic():
-            officer = User.objects.create_superuser(
-                DEMO_USERNAME, "officer@example.org", DEMO_PASSWORD
-            )
-            for kind, email, country, state, target in DEMO_REQUESTS:
-                changes = [{"field": "postal address", "value": "1 New Street"}]
+            officer = User.objects.create_superuser(DEMO_USERNAME, "officer@example.org", DEMO_PASSWORD)
+            seed_shop()
+            for values in [*SHOP_SYSTEMS, marketing_system()]:
+                SystemConnection.objects.create(**values)
+            for kind, email, country, state, step in DEMO_REQUESTS:
+                changes = [{"field": "address", "value": "1 New Street, Leeds"}]
                 request = submit_request(
                     Submission(
-                        kind=kind,
-                        email=email,
-                        country=country,
-                        subdivision=state,
+                        kind=kind, email=email, country=country, subdivision=state, channel="demo",
                         changes=changes if kind == "rectification" else [],
-                        channel="demo",
                     )
                 )
-                if target == Status.AWAITING_VERIFICATION:
+                if step == "file":
                     continue
                 issued = verification.issue_code(request)
                 verification.verify_code(request, issued.code)
-                if target == Status.APPROVED:
-                    lifecycle.transition(request, Status.APPROVED, actor=Actor.officer(officer))
+                if step == "approve":
+                    execution.approve(request, actor=Actor.officer(officer))
         count = DataSubjectRequest.objects.count()
-        self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {count} requests."))
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data loaded: {count} requests, {SystemConnection.objects.count()} connected systems."
+        ))

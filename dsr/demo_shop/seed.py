@@ -1,0 +1,105 @@
+"""Demo data: a small shop, the systems that reach it, and requests to watch run."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from .models import Customer, MarketingContact, Order, SupportTicket
+
+PEOPLE = [
+    ("C-1001", "ana.demo@example.org", "Ana Almeida", "12 Rua Nova, Lisboa", "+351 21 000 0001"),
+    ("C-1002", "ben.demo@example.org", "Ben Brooks", "4 Harbour St, San Diego CA", "+1 619 000 0002"),
+    ("C-1003", "chloe.demo@example.org", "Chloe Clark", "9 Mill Lane, Leeds", "+44 113 000 0003"),
+    ("C-1004", "dan.demo@example.org", "Dan Duarte", "70 Av. Paulista, São Paulo", "+55 11 0000 0004"),
+]
+
+SHOP_SYSTEMS = [
+    {
+        "name": "shop-db",
+        "connector": "django",
+        "description": "The web shop's customer and order database",
+        "purposes": ["selling and delivering orders", "accounting"],
+        "data_categories": ["contact details", "order history"],
+        "recipients": ["Parcel carrier (EU)"],
+        "retention": "Orders: 6 years after the financial year (tax law); account: until closed",
+        "source": "the person, when ordering",
+        "config": {
+            "models": [
+                {
+                    "model": "demo_shop.Customer",
+                    "category": "customer",
+                    "identifiers": {"email": "email", "customer_id": "customer_number"},
+                    "erase": {"mode": "mask",
+                              "fields": {"email": None, "name": None, "address": None, "phone": None}},
+                    "rectify": ["name", "address", "phone"],
+                },
+                {
+                    "model": "demo_shop.Order",
+                    "category": "orders",
+                    "via": {"field": "customer", "parent": "demo_shop.Customer"},
+                    "erase": {"mode": "delete"},
+                },
+            ]
+        },
+    },
+    {
+        "name": "support-desk",
+        "connector": "django",
+        "description": "Customer support tickets",
+        "purposes": ["answering questions and complaints"],
+        "data_categories": ["contact details", "messages"],
+        "recipients": [],
+        "retention": "2 years after the ticket is closed",
+        "source": "the person",
+        "config": {
+            "models": [
+                {
+                    "model": "demo_shop.SupportTicket",
+                    "category": "tickets",
+                    "identifiers": {"email": "email"},
+                    "erase": {"mode": "delete"},
+                }
+            ]
+        },
+    },
+]
+
+
+def marketing_system() -> dict:
+    from django.conf import settings
+
+    return {
+        "name": "marketing",
+        "connector": "webhook",
+        "description": "Newsletter platform (a vendor, reached by signed webhook)",
+        "purposes": ["sending the newsletter the person subscribed to"],
+        "data_categories": ["email address", "consent record"],
+        "recipients": ["Newsletter vendor (processor, EU)"],
+        "retention": "until the person unsubscribes",
+        "source": "the person, at sign-up",
+        "config": {
+            "url": f"{settings.DSR_PUBLIC_URL}/demo/marketing-webhook/",
+            "send_identifiers": ["email"],
+            "timeout": 5,
+        },
+        "secrets": {"signing_secret": settings.DSR_DEMO_WEBHOOK_SECRET},
+    }
+
+
+def seed_shop() -> None:
+    for number, email, name, address, phone in PEOPLE:
+        customer = Customer.objects.create(
+            customer_number=number, email=email, name=name, address=address, phone=phone
+        )
+        for i in range(3):
+            Order.objects.create(
+                customer=customer,
+                placed_on=date(2026, 3 + i, 10 + i),
+                total=Decimal("19.90") * (i + 1),
+                items=f"{i + 1} × demo item",
+            )
+        SupportTicket.objects.create(
+            email=email, subject="Where is my parcel?", body=f"Hello, this is {name}.", opened_on=date(2026, 6, 1)
+        )
+        MarketingContact.objects.create(email=email, consented_on=date(2025, 12, 1))
