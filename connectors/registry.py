@@ -1,13 +1,17 @@
-"""Which connector kinds exist: the built-ins plus the ``dsr.connectors`` entry points.
+"""Which connector kinds exist: built-ins, ``dsr.connectors`` entry points, and in-house ones.
 
 A third party ships a connector as its own package with, in its pyproject.toml::
 
     [project.entry-points."dsr.connectors"]
     crm = "acme_dsr_crm:CrmConnector"
+
+An in-house connector that is not packaged can be named in the environment:
+``DSR_CONNECTORS="crm=acme.crm:CrmConnector,erp=acme.erp:ErpConnector"``.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -40,6 +44,10 @@ def available() -> dict[str, str]:
     found = dict(BUILTINS)
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(entry.name, entry.value)
+    for item in os.environ.get("DSR_CONNECTORS", "").split(","):
+        key, _, target = item.strip().partition("=")
+        if key and target:
+            found.setdefault(key.strip(), target.strip())
     return found
 
 

@@ -43,3 +43,15 @@ class CrashingConnector(MemoryConnector):
 
     def erase(self, subject, *, job=None) -> Receipt:
         raise ZeroDivisionError("a bug in a plugin")
+
+
+class SlowConnector(MemoryConnector):
+    """Takes ``sleep`` seconds to erase: long enough to kill the worker in the middle."""
+
+    key = "slow"
+
+    def erase(self, subject, *, job=None) -> Receipt:
+        import time
+
+        time.sleep(self.config.get("sleep", 5))
+        return super().erase(subject, job=job)
