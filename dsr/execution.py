@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from connectors import registry
@@ -183,3 +183,44 @@ def reconcile() -> dict[str, int]:
         if advance(str(request_id)) != Status.IN_PROGRESS:
             moved += 1
     return {"expired_leases": len(expired), "stale_requests": len(stale), "advanced": moved}
+
+
+def escalate_waiting() -> int:
+    """Tell officers about jobs still waiting on a system or a person as the due date nears.
+
+    Once a day per job at most; returns how many jobs were escalated.
+    """
+    from django.contrib.auth import get_user_model
+
+    from . import emails
+
+    now = timezone.now()
+    horizon = timezone.localdate(now) + timedelta(days=settings.DSR_ESCALATE_WAITING_DAYS)
+    waiting = list(
+        ConnectorJob.objects.filter(status=JobStatus.WAITING, request__status=Status.IN_PROGRESS)
+        .filter(models.Q(escalated_at__isnull=True) | models.Q(escalated_at__lt=now - timedelta(days=1)))
+        .filter(
+            models.Q(request__extended_due_on__lte=horizon)
+            | models.Q(request__extended_due_on__isnull=True, request__due_on__lte=horizon)
+        )
+        .select_related("request", "system")
+        .order_by("request__due_on")
+    )
+    if not waiting:
+        return 0
+    officers = list(
+        get_user_model().objects.filter(is_active=True, is_staff=True).exclude(email="").values_list("email", flat=True)
+    )
+    with transaction.atomic():
+        ConnectorJob.objects.filter(pk__in=[j.pk for j in waiting]).update(escalated_at=now)
+        for job in waiting:
+            audit.record(
+                "job.escalated",
+                actor=Actor.scheduler(),
+                request=job.request,
+                details={"system": job.system.name, "action": job.action,
+                         "due_on": job.request.effective_due_on.isoformat()},
+            )
+    for address in officers:
+        emails.send("escalation", to=address, context={"jobs": waiting, "days": settings.DSR_ESCALATE_WAITING_DAYS})
+    return len(waiting)

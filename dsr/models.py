@@ -285,6 +285,7 @@ class ConnectorJob(models.Model):
     export_records = models.IntegerField(null=True, blank=True)
     callback_token_hash = models.CharField(max_length=64, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

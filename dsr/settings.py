@@ -348,6 +348,7 @@ DSR_JOB_LEASE_SECONDS = _read("DSR_JOB_LEASE_SECONDS", _positive_int, 300)
 DSR_JOB_REQUEUE_AFTER_SECONDS = _read("DSR_JOB_REQUEUE_AFTER_SECONDS", _positive_int, 60)
 DSR_RETRY_BASE_SECONDS = _read("DSR_RETRY_BASE_SECONDS", float, 10.0)
 DSR_RETRY_MAX_SECONDS = _read("DSR_RETRY_MAX_SECONDS", float, 3600.0)
+DSR_ESCALATE_WAITING_DAYS = _read("DSR_ESCALATE_WAITING_DAYS", _positive_int, 7)
 DSR_AUTO_APPROVE_KINDS = _read(
     "DSR_AUTO_APPROVE_KINDS", lambda raw: _kinds(raw), frozenset()
 )
@@ -358,6 +359,7 @@ DSR_DEMO_WEBHOOK_SECRET = os.environ.get("DSR_DEMO_WEBHOOK_SECRET", "demo-market
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "dsr.tasks.reconcile", "schedule": 60.0},
+    "escalate-waiting-jobs": {"task": "dsr.tasks.escalate_waiting", "schedule": 3600.0},
     "expire-unverified": {"task": "dsr.tasks.expire_unverified", "schedule": 3600.0},
     "resend-unacknowledged": {"task": "dsr.tasks.resend_unacknowledged", "schedule": 600.0},
 }

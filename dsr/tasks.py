@@ -161,3 +161,10 @@ def reconcile() -> dict[str, int]:
     from .execution import reconcile as reconcile_jobs
 
     return reconcile_jobs()
+
+
+@shared_task
+def escalate_waiting() -> int:
+    from .execution import escalate_waiting as escalate
+
+    return escalate()

@@ -198,3 +198,28 @@ def test_a_system_token_for_a_job_id_of_a_nonexistent_job_is_a_404(api, pull_sys
     response = api.post(f"/api/v1/systems/jobs/{uuid.uuid4()}/claim/", **auth(pull_system.token))
     assert response.status_code == 404
     assert ConnectorJob.objects.count() == 0
+
+
+def test_officers_hear_of_jobs_still_waiting_as_the_due_date_nears(django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.core import mail
+    from django.utils import timezone
+
+    from dsr.execution import escalate_waiting
+
+    get_user_model().objects.create_user("pat", "pat@corp.example", "x", is_staff=True)
+    SystemConnection.objects.create(name="paper-archive", connector="manual")
+    soon = approve(RequestFactory(kind="erasure", status=Status.VERIFIED), django_capture_on_commit_callbacks)
+    later = approve(RequestFactory(kind="access", status=Status.VERIFIED), django_capture_on_commit_callbacks)
+    today = timezone.localdate()
+    DataSubjectRequest.objects.filter(pk=soon.pk).update(due_on=today + timedelta(days=3))
+    DataSubjectRequest.objects.filter(pk=later.pk).update(due_on=today + timedelta(days=20))
+    mail.outbox.clear()
+    assert escalate_waiting() == 1
+    [message] = mail.outbox
+    assert message.to == ["pat@corp.example"]
+    assert soon.reference in message.body and later.reference not in message.body
+    assert AuditEvent.objects.filter(request=soon, verb="job.escalated").count() == 1
+    assert escalate_waiting() == 0  # not again the same day
