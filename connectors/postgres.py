@@ -1,0 +1,125 @@
+"""PostgreSQL: the table tree of ``connectors.sql`` over psycopg 3.
+
+Names are composed only with ``psycopg.sql``; values are always parameters. Exports
+stream through a named (server-side) cursor so a person with many rows never sits
+in memory whole.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from .base import ConnectorError
+from .sql import QUALIFIED_RE, SQLConnector
+
+CONNECT_TIMEOUT = 5
+# Connection failures that retrying will not cure: a refused credential, a missing database.
+PERMANENT_CONNECT = (
+    "authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+    "no password supplied",
+)
+# SQLSTATE classes whose primary message names tables, columns or constraints, never values.
+SAFE_CLASSES = ("0A", "23", "25", "42")
+
+
+class PostgresDialect:
+    def ident(self, name: str) -> sql.Composable:
+        if not QUALIFIED_RE.match(name):  # validated already; a second guard costs nothing
+            raise ValueError(f"not a plain SQL name: {name!r}")
+        return sql.Identifier(*name.split("."))
+
+    def sql(self, template: str, *parts: Any) -> sql.Composable:
+        return sql.SQL(template).format(*parts)  # type: ignore[arg-type]  # templates are constants
+
+    def join(self, separator: str, parts: Iterable[Any]) -> sql.Composable:
+        return sql.SQL(separator).join(parts)  # type: ignore[arg-type]
+
+    def in_list(self, column: Any, values: Sequence[Any]) -> tuple[Any, list[Any]]:
+        return sql.SQL("{} = ANY(%s)").format(column), [list(values)]
+
+    def root_match(
+        self, table: Any, key: Any, column: Any, rows: Sequence[tuple[int, Any]]
+    ) -> tuple[Any, list[Any]]:
+        values = sql.SQL(", ").join([sql.SQL("(%s, %s)")] * len(rows))
+        statement = sql.SQL(
+            "SELECT _v.i AS i, _t.{} AS k FROM {} AS _t "
+            "JOIN (VALUES {}) AS _v(i, v) ON _t.{} = _v.v"
+        ).format(key, table, values, column)
+        return statement, [x for row in rows for x in row]
+
+
+class PostgresConnector(SQLConnector):
+    key = "postgres"
+    allow_schema = True
+    dialect = PostgresDialect()
+    driver_errors = (psycopg.Error,)
+
+    _cursor_names = itertools.count(1)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            self.secrets["dsn"],
+            connect_timeout=CONNECT_TIMEOUT,
+            application_name="dsr",
+            autocommit=False,
+        )
+
+    def _alive(self, conn: psycopg.Connection[Any]) -> bool:
+        return not conn.closed and not conn.broken
+
+    def _load_columns(self, cur: psycopg.Cursor[Any]) -> dict[str, dict[str, str]]:
+        cur.execute("SELECT current_schemas(false)")
+        search_path = cur.fetchone()[0]
+        names = sorted({spec.table.rpartition(".")[2] for spec in self.layout.tables})
+        cur.execute(
+            "SELECT table_schema, table_name, column_name, data_type "
+            "FROM information_schema.columns WHERE table_name = ANY(%s) ORDER BY ordinal_position",
+            [names],
+        )
+        found: dict[tuple[str, str], dict[str, str]] = {}
+        for schema, table, column, data_type in cur.fetchall():
+            found.setdefault((schema, table), {})[column] = data_type
+        columns: dict[str, dict[str, str]] = {}
+        for spec in self.layout.tables:
+            schema, _, name = spec.table.rpartition(".")
+            for candidate in [schema] if schema else search_path:
+                if (candidate, name) in found:
+                    columns[spec.table] = found[(candidate, name)]
+                    break
+        return columns
+
+    def _stream(self, statement: Any, params: list[Any]) -> Iterator[Mapping[str, Any]]:
+        name = f"dsr_export_{next(self._cursor_names)}"
+        with self._conn.cursor(name=name, row_factory=dict_row) as cur:
+            cur.itersize = self.stream_batch
+            cur.execute(statement, params)
+            yield from cur
+
+    def _translate(self, exc: Exception) -> ConnectorError:
+        """A short message without the DSN or any value; retry only what may pass later."""
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            if not sqlstate:  # libpq itself: connecting failed or the connection dropped
+                reason = str(exc).splitlines()[0].rpartition("failed: ")[2].replace("FATAL:  ", "")
+                reason = reason.replace(self.secrets["dsn"], "<dsn>") or type(exc).__name__
+                permanent = any(words in reason for words in PERMANENT_CONNECT)
+                return self.error(
+                    f"cannot connect to the database server: {reason}", permanent=permanent
+                )
+            return self.error(
+                f"database busy or unavailable ({type(exc).__name__}, {sqlstate})", permanent=False
+            )
+        primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
+        detail = f": {primary}" if primary and sqlstate[:2] in SAFE_CLASSES else ""
+        return self.error(
+            f"{type(exc).__name__} ({sqlstate or 'no SQLSTATE'}){detail}", permanent=True
+        )

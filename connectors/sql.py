@@ -1,0 +1,547 @@
+"""What the PostgreSQL and MySQL connectors share: the table map, its checks, and the actions.
+
+The configuration describes a small forest of tables: root tables hold the person's
+identifiers, other tables hang off them through a foreign key (``via``). All that
+does not depend on the driver lives here, written once against a :class:`Dialect`
+(quote a name, compose a statement, pass a list of values); ``postgres.py`` and
+``mysql.py`` add the connection, the streaming cursor and the error mapping.
+
+Rows are attributed to subjects in SQL by one statement shape for one subject and for
+a batch, so ``erase`` is ``erase_many`` of one and their receipts cannot disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol
+
+from .base import (
+    Action,
+    Connector,
+    ConnectorError,
+    JobContext,
+    LocateResult,
+    Receipt,
+    Record,
+    Subject,
+)
+
+NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+NAME_RE = re.compile(rf"{NAME}\Z")
+QUALIFIED_RE = re.compile(rf"{NAME}(?:\.{NAME})?\Z")
+MODES = ("delete", "mask")
+TABLE_KEYS = frozenset({"table", "key", "identifiers", "via", "category", "erase", "rectify"})
+VIA_KEYS = frozenset({"column", "parent", "parent_column"})
+HASHED_RE = re.compile(r"[0-9a-f]{64}\Z")
+CHUNK = 500  # subjects per statement, keys per IN list: far below every parameter limit
+INT_TYPES = frozenset({"smallint", "integer", "bigint", "tinyint", "mediumint", "int"})
+NO_MATCH = object()  # an identifier that no value of the column's type can equal
+
+
+class ConfigProblem(ValueError):
+    """A configuration mistake; the connector turns it into a permanent error naming the system."""
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    kind: str  # "null" | "fixed" | "hash"
+    value: Any = None
+
+    def apply(self, old: Any, hash_key: str) -> Any:
+        if self.kind != "hash":
+            return self.value
+        # Hashing a hash would change the row on every erase; a 64-hex value counts as done.
+        if old is None or (isinstance(old, str) and HASHED_RE.match(old)):
+            return old
+        message = str(json_value(old)).encode()
+        return hmac.new(hash_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Via:
+    column: str
+    parent: str
+    parent_column: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    table: str
+    key: str
+    category: str
+    identifiers: Mapping[str, str]  # identifier kind -> column; empty for a ``via`` table
+    via: Via | None
+    mode: str
+    mask: Mapping[str, MaskRule]
+    rectify: tuple[str, ...]
+    depth: int  # 0 for a root table
+
+
+@dataclass(frozen=True)
+class Layout:
+    tables: tuple[TableSpec, ...]  # parents before children
+    identity_fields: tuple[str, ...]
+
+    @property
+    def erase_order(self) -> list[TableSpec]:
+        """Deepest first: a child's rows are found through its parent, so parents go last."""
+        return sorted(self.tables, key=lambda spec: -spec.depth)
+
+    def spec(self, table: str) -> TableSpec:
+        return next(spec for spec in self.tables if spec.table == table)
+
+    def required_columns(self) -> dict[str, list[str]]:
+        """Every column the configuration names, per table, for ``check()``."""
+        need: dict[str, list[str]] = {spec.table: [spec.key] for spec in self.tables}
+        for spec in self.tables:
+            need[spec.table] += [*spec.identifiers.values(), *spec.mask, *spec.rectify]
+            if spec.via:
+                need[spec.table].append(spec.via.column)
+                need[spec.via.parent].append(spec.via.parent_column)
+        return {table: list(dict.fromkeys(columns)) for table, columns in need.items()}
+
+
+def _name(value: Any, where: str, *, qualified: bool = False) -> str:
+    if not isinstance(value, str) or not (QUALIFIED_RE if qualified else NAME_RE).match(value):
+        raise ConfigProblem(f"{where}: {value!r} is not a plain SQL name")
+    return value
+
+
+def _mask_rule(value: Any, where: str) -> MaskRule:
+    if value is None:
+        return MaskRule("null")
+    if value == "hash":
+        return MaskRule("hash")
+    if isinstance(value, dict) and set(value) == {"fixed"}:
+        return MaskRule("fixed", value["fixed"])
+    if isinstance(value, (str, int, float, bool)):
+        return MaskRule("fixed", value)
+    raise ConfigProblem(f"{where}: use null, hash, {{fixed: value}} or a plain value")
+
+
+def _table(raw: Any, index: int, allow_schema: bool) -> dict[str, Any]:
+    """One entry of ``tables``, checked: the TableSpec fields but ``depth``, which needs all."""
+    if not isinstance(raw, dict):
+        raise ConfigProblem(f"tables[{index}] must be a mapping")
+    table = _name(raw.get("table"), f"tables[{index}].table", qualified=allow_schema)
+    where = f"table {table}"
+    if unknown := sorted(set(raw) - TABLE_KEYS):
+        raise ConfigProblem(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    key = _name(raw.get("key", "id"), f"{where}: key")
+    identifiers, via = raw.get("identifiers") or {}, raw.get("via") or None
+    if bool(identifiers) == bool(via):
+        raise ConfigProblem(f"{where}: give either identifiers or via (not both, not neither)")
+    if not isinstance(identifiers, dict):
+        raise ConfigProblem(f"{where}: identifiers must map identifier kinds to columns")
+    identifiers = {str(k): _name(c, f"{where}: identifiers.{k}") for k, c in identifiers.items()}
+    if via is not None:
+        if not isinstance(via, dict) or not {"column", "parent"} <= set(via) <= VIA_KEYS:
+            raise ConfigProblem(f"{where}: via needs column, parent and maybe parent_column")
+        via = {k: _name(v, f"{where}: via.{k}", qualified=allow_schema and k == "parent")
+               for k, v in via.items()}  # fmt: skip
+    erase = raw.get("erase")
+    mode = erase.get("mode") if isinstance(erase, dict) else erase
+    if mode not in MODES:
+        raise ConfigProblem(f"{where}: erase.mode must be delete or mask, not {mode!r}")
+    fields = erase.get("fields") if mode == "mask" else {}
+    if mode == "mask" and (not isinstance(fields, dict) or not fields):
+        raise ConfigProblem(f"{where}: erase mode mask needs fields")
+    mask = {_name(c, f"{where}: erase.fields"): _mask_rule(r, f"{where}: erase.fields.{c}")
+            for c, r in fields.items()}  # fmt: skip
+    if key in mask:
+        raise ConfigProblem(f"{where}: erase cannot mask the key column {key}")
+    rectify = raw.get("rectify", [])
+    if not isinstance(rectify, list):
+        raise ConfigProblem(f"{where}: rectify must be a list of columns")
+    category = raw.get("category", table)
+    if not isinstance(category, str) or not category:
+        raise ConfigProblem(f"{where}: category must be a non-empty string")
+    rectify = tuple(_name(c, f"{where}: rectify") for c in rectify)
+    return dict(table=table, key=key, category=category, identifiers=identifiers, via=via,
+                mode=mode, mask=mask, rectify=rectify)  # fmt: skip
+
+
+def parse_config(
+    config: Mapping[str, Any], secrets: Mapping[str, str], *, allow_schema: bool
+) -> Layout:
+    """Check the shape of the configuration and order the tables parents first."""
+    tables = config.get("tables")
+    if not isinstance(tables, list) or not tables:
+        raise ConfigProblem("tables must be a non-empty list")
+    raw = {}
+    for index, entry in enumerate(tables):
+        table = _table(entry, index, allow_schema)
+        if raw.setdefault(table["table"], table) is not table:
+            raise ConfigProblem(f"table {table['table']} is configured twice")
+    depths = {}
+    for table in raw.values():
+        chain, node = [table["table"]], table
+        while node["via"]:  # walk up to the root: an unknown parent or a loop is an error
+            parent = node["via"]["parent"]
+            if parent not in raw:
+                unknown = f"via.parent {parent} is not a configured table"
+                raise ConfigProblem(f"table {node['table']}: {unknown}")
+            if parent in chain:
+                cycle = " -> ".join([*chain, parent])
+                raise ConfigProblem(f"table {table['table']}: via forms a cycle ({cycle})")
+            chain.append(parent)
+            node = raw[parent]
+        depths[table["table"]] = len(chain) - 1
+    specs = []
+    for table in raw.values():
+        if via := table["via"]:
+            parent_column = via.get("parent_column", raw[via["parent"]]["key"])
+            table = {**table, "via": Via(via["column"], via["parent"], parent_column)}
+        specs.append(TableSpec(**table, depth=depths[table["table"]]))
+    hashing = any(rule.kind == "hash" for spec in specs for rule in spec.mask.values())
+    if hashing and not secrets.get("hash_key"):
+        raise ConfigProblem("a hash mask needs secrets.hash_key")
+    identity = config.get("identity_fields", [])
+    if not isinstance(identity, list) or not all(isinstance(kind, str) for kind in identity):
+        raise ConfigProblem("identity_fields must be a list of identifier kinds")
+    return Layout(tuple(sorted(specs, key=lambda spec: spec.depth)), tuple(identity))
+
+
+def json_value(value: Any) -> Any:
+    """A database value in a JSON-friendly form, for exports and hashing."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    return str(value)  # Decimal, UUID, timedelta...: their exact text form
+
+
+def coerce(value: Any, data_type: str) -> Any:
+    """An identifier (text) as the column's type, so the comparison can use the column's index.
+
+    A value that is not of that type cannot match; MySQL would otherwise compare
+    ``'42abc'`` with an integer column as 42.
+    """
+    text = str(value).strip()
+    if data_type in INT_TYPES:
+        return int(text) if re.fullmatch(r"[+-]?\d+", text) else NO_MATCH
+    if data_type in ("numeric", "decimal"):
+        return Decimal(text) if re.fullmatch(r"[+-]?\d+(\.\d+)?", text) else NO_MATCH
+    if data_type == "uuid":
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            return NO_MATCH
+    return str(value)
+
+
+def chunked(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _same(old: Any, new: Any) -> bool:
+    if old is None or new is None:
+        return old is new
+    return str(json_value(old)) == str(json_value(new))
+
+
+def _bump(counts: dict[str, int], category: str, n: int) -> None:
+    if n:
+        counts[category] = counts.get(category, 0) + n
+
+
+class Dialect(Protocol):
+    """How a driver quotes names and composes statements; values always go as parameters."""
+
+    def ident(self, name: str) -> Any: ...
+    def sql(self, template: str, *parts: Any) -> Any: ...
+    def join(self, separator: str, parts: Iterable[Any]) -> Any: ...
+    def in_list(self, column: Any, values: Sequence[Any]) -> tuple[Any, list[Any]]: ...
+    def root_match(
+        self, table: Any, key: Any, column: Any, rows: Sequence[tuple[int, Any]]
+    ) -> tuple[Any, list[Any]]:
+        """Select ``(i, k)``: key ``k`` of each row whose ``column`` equals subject i's value."""
+        ...
+
+
+class SQLConnector(Connector):
+    """The actions over a configured table tree; subclasses supply the driver hooks."""
+
+    actions = frozenset({Action.LOCATE, Action.EXPORT, Action.ERASE, Action.RECTIFY})
+    allow_schema: ClassVar[bool] = False
+    dialect: ClassVar[Dialect]
+    driver_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    stream_batch: ClassVar[int] = 1000
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._conn: Any = None
+        self._types: dict[str, dict[str, str]] | None = None
+        super().__init__(**kwargs)
+
+    # -- driver hooks ------------------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _alive(self, conn: Any) -> bool:
+        raise NotImplementedError
+
+    def _load_columns(self, cur: Any) -> dict[str, dict[str, str]]:
+        """Configured table name -> {column: data_type}, for the tables that exist."""
+        raise NotImplementedError
+
+    def _stream(self, statement: Any, params: list[Any]) -> Iterator[Mapping[str, Any]]:
+        """Rows as mappings from a server-side cursor, fetched a batch at a time."""
+        raise NotImplementedError
+
+    def _translate(self, exc: Exception) -> ConnectorError:
+        raise NotImplementedError
+
+    # -- plumbing ----------------------------------------------------------------------
+    def error(self, message: str, *, permanent: bool) -> ConnectorError:
+        return ConnectorError(f"system {self.name!r} ({self.key}): {message}", permanent=permanent)
+
+    def validate(self) -> None:
+        if not isinstance(self.secrets.get("dsn"), str) or not self.secrets["dsn"]:
+            raise self.config_error("secrets.dsn is required")
+        try:
+            self.layout = parse_config(self.config, self.secrets, allow_schema=self.allow_schema)
+        except ConfigProblem as exc:
+            raise self.config_error(str(exc)) from None
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with suppress(Exception):  # already gone: nothing left to release
+                conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A cursor in one transaction on the reused connection; driver errors translated."""
+        try:
+            if self._conn is None or not self._alive(self._conn):
+                self.close()
+                self._conn = self._connect()
+            conn = self._conn
+            cur = conn.cursor()
+            try:
+                yield cur
+                conn.commit()
+            except BaseException:
+                with suppress(Exception):
+                    conn.rollback()
+                raise
+            finally:
+                cur.close()
+        except self.driver_errors as exc:
+            error = self._translate(exc)
+            if not error.permanent:
+                self.close()  # a broken connection is not reused
+            raise error from None  # the driver's text may quote identifiers: keep it out of logs
+
+    def _schema(self, cur: Any) -> dict[str, dict[str, str]]:
+        """Column types, loaded once per connector after checking every configured name."""
+        if self._types is None:
+            found = self._load_columns(cur)
+            for table, columns in self.layout.required_columns().items():
+                if table not in found:
+                    raise self.config_error(f"table {table} does not exist")
+                for column in columns:
+                    if column not in found[table]:
+                        raise self.config_error(f"table {table} has no column {column}")
+            self._types = found
+        return self._types
+
+    # -- whose rows --------------------------------------------------------------------
+    def _match(self, spec: TableSpec, subjects: Sequence[Subject]) -> tuple[Any, list] | None:
+        """A query of ``(i, k)``: key ``k`` of each row of ``spec`` belonging to subject ``i``."""
+        d = self.dialect
+        if spec.via is None:
+            types, parts, params = (self._types or {}).get(spec.table, {}), [], []
+            for kind, column in spec.identifiers.items():
+                given = [
+                    (i, s.get(kind)) for i, s in enumerate(subjects) if s.get(kind) is not None
+                ]
+                typed = [(i, coerce(value, types.get(column, ""))) for i, value in given]
+                if rows := [(i, value) for i, value in typed if value is not NO_MATCH]:
+                    names = (d.ident(spec.table), d.ident(spec.key), d.ident(column))
+                    part, values = d.root_match(*names, rows)
+                    parts.append(part)
+                    params += values
+            return (d.join(" UNION ALL ", parts), params) if parts else None
+        parent = self.layout.spec(spec.via.parent)
+        if (inner := self._match(parent, subjects)) is None:
+            return None
+        statement = d.sql(
+            "SELECT _m.i AS i, _c.{} AS k FROM {} AS _c JOIN {} AS _p ON _c.{} = _p.{} "
+            "JOIN ({}) AS _m ON _m.k = _p.{}",
+            d.ident(spec.key), d.ident(spec.table), d.ident(parent.table),
+            d.ident(spec.via.column), d.ident(spec.via.parent_column), inner[0],
+            d.ident(parent.key),
+        )  # fmt: skip
+        return statement, inner[1]
+
+    def _owners(self, cur: Any, spec: TableSpec, subjects: Sequence[Subject]) -> dict[Any, int]:
+        """Row key -> index of its subject; a row that two subjects share goes to the first."""
+        if (match := self._match(spec, subjects)) is None:
+            return {}
+        cur.execute(self.dialect.sql("SELECT DISTINCT _x.i, _x.k FROM ({}) AS _x", match[0]),
+                    match[1])  # fmt: skip
+        owners: dict[Any, int] = {}
+        for i, key in cur.fetchall():
+            owners[key] = min(i, owners.get(key, i))
+        return owners
+
+    def _select_mine(
+        self, spec: TableSpec, subject: Subject, what: Any, tail: str, *tail_parts: Any
+    ) -> tuple[Any, list[Any]] | None:
+        """``SELECT <what> FROM <table> AS _t <the subject's rows> <tail>``; None: no rows."""
+        if (match := self._match(spec, [subject])) is None:
+            return None
+        d = self.dialect
+        template = "SELECT {} FROM {} AS _t WHERE _t.{} IN (SELECT _x.k FROM ({}) AS _x) " + tail
+        parts = (what, d.ident(spec.table), d.ident(spec.key), match[0], *tail_parts)
+        return d.sql(template, *parts), match[1]
+
+    # -- actions -----------------------------------------------------------------------
+    def check(self) -> None:
+        self._types = None
+        with self._transaction() as cur:
+            self._schema(cur)
+
+    def locate(self, subject: Subject, *, job: JobContext | None = None) -> LocateResult:
+        d, result = self.dialect, LocateResult()
+        with self._transaction() as cur:
+            self._schema(cur)
+            for spec in self.layout.tables:
+                n = len(self._owners(cur, spec, [subject]))  # the same count erase starts from
+                result.found += n
+                _bump(result.by_category, spec.category, n)
+            for kind in self.layout.identity_fields:
+                for spec in self.layout.tables:
+                    if kind in result.identifiers or (column := spec.identifiers.get(kind)) is None:
+                        continue
+                    col, key = d.ident(column), d.ident(spec.key)
+                    tail = "AND _t.{} IS NOT NULL ORDER BY _t.{} LIMIT 1"
+                    if query := self._select_mine(
+                        spec, subject, d.sql("_t.{}", col), tail, col, key
+                    ):
+                        cur.execute(*query)
+                        if row := cur.fetchone():
+                            result.identifiers[kind] = str(json_value(row[0]))
+        return result
+
+    def export(self, subject: Subject, *, job: JobContext | None = None) -> Iterator[Record]:
+        with self._transaction() as cur:
+            self._schema(cur)
+            for spec in self.layout.tables:
+                what, key = self.dialect.sql("_t.*"), self.dialect.ident(spec.key)
+                if (query := self._select_mine(spec, subject, what, "ORDER BY _t.{}", key)) is None:
+                    continue
+                with closing(self._stream(*query)) as rows:
+                    for row in rows:
+                        fields = {k: json_value(v) for k, v in row.items()}
+                        yield Record(self.name, spec.category, fields)
+
+    def erase(self, subject: Subject, *, job: JobContext | None = None) -> Receipt:
+        return self.erase_many([subject])[subject.request_id]
+
+    def erase_many(self, subjects: Iterable[Subject]) -> dict[str, Receipt]:
+        """Per chunk of subjects a few statements per table, all in one transaction."""
+        subjects = list(subjects)
+        receipts = {s.request_id: Receipt(Action.ERASE, detail={"tables": {}}) for s in subjects}
+        if subjects:
+            with self._transaction() as cur:
+                self._schema(cur)
+                for chunk in chunked(subjects):
+                    for spec in self.layout.erase_order:
+                        self._erase_table(cur, spec, chunk, [receipts[s.request_id] for s in chunk])
+        return receipts
+
+    def _erase_table(
+        self, cur: Any, spec: TableSpec, chunk: Sequence[Subject], receipts: list[Receipt]
+    ) -> None:
+        d = self.dialect
+        owners = self._owners(cur, spec, chunk)
+        if spec.mode == "delete":
+            for part in chunked(list(owners)):
+                where, params = d.in_list(d.ident(spec.key), part)
+                cur.execute(d.sql("DELETE FROM {} WHERE {}", d.ident(spec.table), where), params)
+            changed, after = list(owners), Counter[int]()
+        else:
+            changed = self._mask(cur, spec, list(owners))
+            after = Counter(self._owners(cur, spec, chunk).values())
+        before, done = Counter(owners.values()), Counter(owners[key] for key in changed)
+        for i, receipt in enumerate(receipts):
+            receipt.affected += done[i]
+            _bump(receipt.by_category, spec.category, done[i])
+            entry = receipt.detail["tables"].setdefault(
+                spec.category, {"mode": spec.mode, "before": 0, "after": 0}
+            )
+            if entry["mode"] != spec.mode:  # two tables share the category
+                entry["mode"] = "mixed"
+            entry["before"] += before[i]
+            entry["after"] += after[i]
+
+    def _mask(self, cur: Any, spec: TableSpec, keys: list[Any]) -> list[Any]:
+        """Mask the rows with these keys; returns the keys of the rows that really changed."""
+        d, columns, hash_key = self.dialect, list(spec.mask), self.secrets.get("hash_key", "")
+        table, key, names = d.ident(spec.table), d.ident(spec.key), [d.ident(c) for c in columns]
+        changed: list[tuple[Any, list[Any]]] = []
+        for part in chunked(keys):
+            where, params = d.in_list(key, part)
+            select = "SELECT {}, {} FROM {} WHERE {} FOR UPDATE"
+            cur.execute(d.sql(select, key, d.join(", ", names), table, where), params)
+            for row_key, *old in cur.fetchall():
+                new = [spec.mask[c].apply(o, hash_key) for c, o in zip(columns, old, strict=True)]
+                if not all(map(_same, old, new)):
+                    changed.append((row_key, new))
+        for part in chunked(changed):
+            sets, params = [], []
+            for index, (column, name) in enumerate(zip(columns, names, strict=True)):
+                rule = spec.mask[column]
+                if rule.kind == "hash":  # a value per row
+                    cases = d.join(" ", [d.sql("WHEN %s THEN %s")] * len(part))
+                    sets.append(d.sql("{} = CASE {} {} ELSE {} END", name, key, cases, name))
+                    params += [x for row_key, new in part for x in (row_key, new[index])]
+                else:
+                    sets.append(d.sql("{} = %s", name))
+                    params.append(rule.value)
+            where, values = d.in_list(key, [row_key for row_key, _ in part])
+            update = d.sql("UPDATE {} SET {} WHERE {}", table, d.join(", ", sets), where)
+            cur.execute(update, params + values)
+        return [row_key for row_key, _ in changed]
+
+    def rectify(
+        self, subject: Subject, changes: Mapping[str, Any], *, job: JobContext | None = None
+    ) -> Receipt:
+        allowed = {column for spec in self.layout.tables for column in spec.rectify}
+        fields = [c for c in changes if c in allowed]
+        ignored = sorted(str(c) for c in changes if c not in allowed)
+        receipt = Receipt(Action.RECTIFY, detail={"fields": fields, "ignored": ignored})
+        if not fields:
+            return receipt
+        d = self.dialect
+        with self._transaction() as cur:
+            self._schema(cur)
+            for spec in self.layout.erase_order:  # children first: they are found via parents
+                if not (columns := [c for c in fields if c in spec.rectify]):
+                    continue
+                sets = d.join(", ", [d.sql("{} = %s", d.ident(c)) for c in columns])
+                for part in chunked(list(self._owners(cur, spec, [subject]))):
+                    where, params = d.in_list(d.ident(spec.key), part)
+                    update = d.sql("UPDATE {} SET {} WHERE {}", d.ident(spec.table), sets, where)
+                    cur.execute(update, [changes[c] for c in columns] + params)
+                    receipt.affected += cur.rowcount
+                    _bump(receipt.by_category, spec.category, cur.rowcount)
+        return receipt
