@@ -111,3 +111,59 @@ def test_the_connectors_command_lists_the_kinds(capsys):
     out = capsys.readouterr().out
     for key in ("postgres", "mysql", "django", "redis", "webhook", "pull", "manual", "memory"):
         assert key in out
+
+
+PG_TABLES = {"tables": [{"table": "customer", "identifiers": {"email": "emial"}, "erase": {"mode": "delete"}}]}
+
+
+def _postgres(name, dsn, config=PG_TABLES):
+    return SystemConnection.objects.create(name=name, connector="postgres", config=config, secrets={"dsn": dsn})
+
+
+def test_check_systems_names_a_missing_table_and_an_unreachable_database(capsys):
+    _postgres("shop", "postgresql://postgres@127.0.0.1:5432/postgres")
+    _postgres("offline", "postgresql://postgres@127.0.0.1:1/postgres")
+    with pytest.raises(CommandError, match="2 of 2 systems failed"):
+        call_command("check_systems")
+    out = capsys.readouterr().out
+    assert "system 'shop' (postgres): table customer does not exist" in out
+    assert "system 'offline' (postgres): cannot connect to the database server" in out
+
+
+@pytest.fixture
+def scratch_table():
+    """A committed table in the server's maintenance database, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"dsr_scratch_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(MAINTENANCE_DSN, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, email varchar(200))")
+    yield name
+    with psycopg.connect(MAINTENANCE_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+MAINTENANCE_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def test_a_wrong_column_fails_the_job_with_a_clear_message_not_the_worker(
+    scratch_table, django_capture_on_commit_callbacks, capsys
+):
+    from dsr import execution
+    from dsr.audit import Actor
+    from dsr.models import Status
+    from tests.factories import RequestFactory
+
+    config = {"tables": [{"table": scratch_table, "identifiers": {"email": "emial"}, "erase": {"mode": "delete"}}]}
+    _postgres("shop", MAINTENANCE_DSN, config)
+    with pytest.raises(CommandError):
+        call_command("check_systems")
+    assert f"table {scratch_table} has no column emial" in capsys.readouterr().out
+    request = RequestFactory(kind="erasure", status=Status.VERIFIED)
+    with django_capture_on_commit_callbacks(execute=True):
+        execution.approve(request, actor=Actor.scheduler())
+    job = request.jobs.get()
+    assert (job.status, job.attempts) == ("failed", 1)  # permanent: no pointless retries
+    assert "emial" in job.error
