@@ -112,6 +112,8 @@ def run(job_id: str) -> str | None:
     job = _claim(job_id)
     if job is None:
         return None
+    if job.action == Action.ERASE and _batches(job.system):
+        return run_erase_batch(job)
     try:
         connector = build_connector(job.system)
         with connector:
@@ -124,6 +126,91 @@ def run(job_id: str) -> str | None:
         log.exception("job %s (%s) crashed", job.pk, job.system.name)
         return fail_or_retry(job, f"unexpected error in the connector: {type(exc).__name__}", permanent=False)
     return succeed(job, outcome)
+
+
+def _batches(system: SystemConnection) -> bool:
+    """Whether this system's connector has a real batch erase worth gathering jobs for."""
+    try:
+        cls = registry.load(system.connector)
+    except ConnectorError:
+        return False
+    return not cls.external and cls.erase_many is not Connector.erase_many
+
+
+def _claim_more(first: ConnectorJob) -> list[ConnectorJob]:
+    """Claim other ready erase jobs for the same system, to erase them in one round trip."""
+    now = timezone.now()
+    candidates = list(
+        ConnectorJob.objects.filter(
+            system_id=first.system_id, action=Action.ERASE, status=JobStatus.PENDING, next_attempt_at__lte=now
+        )
+        .exclude(pk=first.pk)
+        .order_by("next_attempt_at")
+        .values_list("id", "request_id", "phase")[: settings.DSR_ERASE_BATCH_SIZE - 1]
+    )
+    blocked = set(
+        ConnectorJob.objects.filter(
+            request_id__in={r for _, r, p in candidates if p > 0}, phase=0
+        ).exclude(status__in=TERMINAL_JOB_STATUSES).values_list("request_id", flat=True)
+    )
+    ids = [i for i, r, _ in candidates if r not in blocked]
+    if not ids:
+        return []
+    lease = now + timedelta(seconds=settings.DSR_JOB_LEASE_SECONDS, microseconds=secrets.randbelow(10**6))
+    ConnectorJob.objects.filter(pk__in=ids, status=JobStatus.PENDING).update(
+        status=JobStatus.RUNNING, attempts=F("attempts") + 1, lease_expires_at=lease,
+        started_at=Coalesce(F("started_at"), now),
+    )
+    return list(
+        ConnectorJob.objects.select_related("request", "system").filter(
+            pk__in=ids, status=JobStatus.RUNNING, lease_expires_at=lease
+        )
+    )
+
+
+def run_erase_batch(first: ConnectorJob) -> str | None:
+    """Erase many subjects in one call (``erase_many``), then settle each job on its own."""
+    batch = [first, *_claim_more(first)]
+    subjects = {str(job.request_id): subject_for(job) for job in batch}
+    try:
+        with build_connector(first.system) as connector:
+            receipts = connector.erase_many(list(subjects.values()))
+            outcomes: dict[str, Outcome | ConnectorError] = {}
+            for request_id, subject in subjects.items():
+                receipt = receipts.get(request_id)
+                if receipt is None:
+                    outcomes[request_id] = ConnectorError("the batch erase returned no receipt for this job")
+                    continue
+                outcome = Outcome(affected=receipt.affected, result={"receipt": _receipt(receipt), "verified": False})
+                if Action.LOCATE in connector.actions:
+                    residual = connector.locate(subject)
+                    if residual.found:
+                        outcomes[request_id] = ConnectorError(_residual_message(residual))
+                        continue
+                    outcome.result["verified"] = True
+                outcomes[request_id] = outcome
+    except ConnectorError as exc:
+        outcomes = {request_id: exc for request_id in subjects}
+    except Exception as exc:  # noqa: BLE001 - a connector bug must not lose the jobs
+        log.exception("batch erase in %s crashed", first.system.name)
+        error = ConnectorError(f"unexpected error in the connector: {type(exc).__name__}")
+        outcomes = {request_id: error for request_id in subjects}
+    status_of_first = None
+    for job in batch:
+        outcome = outcomes[str(job.request_id)]
+        if isinstance(outcome, ConnectorError):
+            status = fail_or_retry(job, outcome.message, permanent=outcome.permanent)
+        else:
+            outcome.result["batch"] = len(batch)
+            status = succeed(job, outcome)
+        if job is first:
+            status_of_first = status
+    return status_of_first
+
+
+def _residual_message(residual: Any) -> str:
+    categories = ", ".join(f"{k}: {v}" for k, v in sorted(residual.by_category.items()))
+    return f"residual data: {residual.found} records still found after erasure ({categories})"
 
 
 def _perform(connector: Connector, job: ConnectorJob) -> Outcome:
@@ -145,10 +232,7 @@ def _perform(connector: Connector, job: ConnectorJob) -> Outcome:
         if Action.LOCATE in connector.actions and not connector.external:
             residual = connector.locate(subject)
             if residual.found:
-                raise ConnectorError(
-                    f"residual data: {residual.found} records still found after erasure "
-                    f"({', '.join(f'{k}: {v}' for k, v in sorted(residual.by_category.items()))})"
-                )
+                raise ConnectorError(_residual_message(residual))
             result["verified"] = True
         return Outcome(affected=receipt.affected, result=result)
     if job.action == Action.RECTIFY:

@@ -55,3 +55,15 @@ class SlowConnector(MemoryConnector):
 
         time.sleep(self.config.get("sleep", 5))
         return super().erase(subject, job=job)
+
+
+class BatchingConnector(MemoryConnector):
+    """Counts its batch calls, to show the engine gathers erase jobs into one."""
+
+    key = "batching"
+    batches: ClassVar[list[int]] = []
+
+    def erase_many(self, subjects):
+        subjects = list(subjects)
+        self.batches.append(len(subjects))
+        return {s.request_id: self.erase(s) for s in subjects if s.get("email") != self.config.get("forget")}

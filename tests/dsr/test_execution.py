@@ -291,3 +291,62 @@ def test_auto_approval_starts_the_work_when_the_person_verifies(
     assert request.jobs.get().affected == 1
     verbs = list(AuditEvent.objects.filter(request=request).values_list("verb", flat=True))
     assert verbs.index("status.verified") < verbs.index("status.approved") < verbs.index("status.completed")
+
+
+def _batching_system(**config):
+    from tests.dsr.flaky import BatchingConnector
+
+    BatchingConnector.batches.clear()
+    records = [{"category": "profile", "fields": {"email": f"p{i}@example.com"}} for i in range(5)]
+    return SystemConnection.objects.create(
+        name="crm", connector="batching", config={"records": records, **config}, max_attempts=2
+    )
+
+
+def _queued_erasures(n, capture):
+    requests = [verified("erasure", email=f"p{i}@example.com") for i in range(n)]
+    with capture(execute=False):  # approved in a burst; the queue has not run yet
+        for request in requests:
+            execution.approve(request, actor=Actor.scheduler())
+    return requests
+
+
+def test_a_burst_of_erasures_for_one_system_goes_out_in_one_batch(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    from tests.dsr.flaky import BatchingConnector
+
+    monkeypatch.setitem(registry.BUILTINS, "batching", "tests.dsr.flaky:BatchingConnector")
+    registry.available.cache_clear()
+    registry.load.cache_clear()
+    _batching_system()
+    requests = _queued_erasures(4, django_capture_on_commit_callbacks)
+    first_job = requests[0].jobs.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.run(str(first_job.pk)) == "succeeded"
+    assert BatchingConnector.batches == [4]
+    for request in requests:
+        request.refresh_from_db()
+        job = request.jobs.get()
+        assert (request.status, job.affected, job.result["verified"], job.result["batch"]) == (
+            Status.COMPLETED, 1, True, 4,
+        )
+    assert [r["fields"]["email"] for r in MemoryConnector(name="crm").store] == ["p4@example.com"]
+
+
+def test_a_failed_batch_retries_each_job_and_a_missing_receipt_fails_only_its_job(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    from tests.dsr.flaky import BatchingConnector
+
+    monkeypatch.setitem(registry.BUILTINS, "batching", "tests.dsr.flaky:BatchingConnector")
+    registry.available.cache_clear()
+    registry.load.cache_clear()
+    _batching_system(forget="p1@example.com")
+    requests = _queued_erasures(3, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.run(str(requests[0].jobs.get().pk))
+    statuses = {r.identifiers["email"]: r.jobs.get().status for r in requests}
+    assert statuses == {"p0@example.com": "succeeded", "p1@example.com": "failed", "p2@example.com": "succeeded"}
+    assert "no receipt" in requests[1].jobs.get().error
+    assert BatchingConnector.batches[0] == 3
