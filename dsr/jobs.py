@@ -12,7 +12,7 @@ import logging
 import random
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -67,12 +67,16 @@ def _context(job: ConnectorJob, *, external: bool) -> JobContext:
     if external:
         token = secrets.token_urlsafe(32)
         ConnectorJob.objects.filter(pk=job.pk).update(callback_token_hash=token_hash(token))
+    due = job.request.effective_due_on
     return JobContext(
         job_id=str(job.pk),
         idempotency_key=job.idempotency_key,
         callback_url=settings.DSR_PUBLIC_URL + reverse("dsr:api-job-result", args=[job.pk]),
         callback_token=token,
-        deadline=None,
+        # The system should be done well before the legal deadline: a week before where possible.
+        deadline=timezone.make_aware(
+            datetime.combine(max(due - timedelta(days=7), timezone.localdate()), time(0, 0))
+        ),
     )
 
 

@@ -223,3 +223,24 @@ def test_officers_hear_of_jobs_still_waiting_as_the_due_date_nears(django_captur
     assert soon.reference in message.body and later.reference not in message.body
     assert AuditEvent.objects.filter(request=soon, verb="job.escalated").count() == 1
     assert escalate_waiting() == 0  # not again the same day
+
+
+def test_a_manual_access_task_can_attach_a_found_document(tmp_path, django_capture_on_commit_callbacks):
+    import base64
+
+    SystemConnection.objects.create(name="paper-archive", connector="manual")
+    request = approve(RequestFactory(kind="access", status=Status.VERIFIED), django_capture_on_commit_callbacks)
+    job = request.jobs.get()
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(b"%PDF-1.4 a scanned letter")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("complete_task", str(job.pk), "--note", "found one letter", "--officer", "pat",
+                     "--file", str(letter))
+    job.refresh_from_db()
+    [record] = list(storage.read_records(job.export_file))
+    assert record["category"] == "documents"
+    assert record["fields"]["filename"] == "letter.pdf"
+    assert record["fields"]["content_type"] == "application/pdf"
+    assert base64.b64decode(record["fields"]["content_base64"]) == b"%PDF-1.4 a scanned letter"
+    request.refresh_from_db()
+    assert request.status == Status.REVIEW

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from dsr import execution
@@ -59,6 +61,7 @@ def test_a_webhook_system_that_answers_at_once_completes_the_job(vendor, webhook
     assert sent.body["identifiers"] == {"email": "alice@example.com"}  # not the phone
     assert sent.headers["idempotency-key"] == job.idempotency_key
     assert sent.body["callback_url"].endswith(f"/api/v1/systems/jobs/{job.pk}/result/")
+    assert sent.body["deadline"].startswith((request.due_on - timedelta(days=7)).isoformat())
 
 
 def test_an_accepted_job_waits_for_the_one_time_callback(

@@ -1,4 +1,6 @@
+import base64
 import json
+import mimetypes
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -6,6 +8,29 @@ from django.core.management.base import BaseCommand, CommandError
 from dsr import jobs
 from dsr.audit import Actor
 from dsr.models import ActorType, ConnectorJob, JobStatus
+
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+def _file_record(path: Path) -> dict:
+    """A found document, kept as one record (encrypted with the rest of the export)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CommandError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
+        content = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+    return {
+        "category": "documents",
+        "fields": {
+            "filename": path.name,
+            "content_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            "size": size,
+            "content_base64": base64.b64encode(content).decode("ascii"),
+        },
+    }
 
 
 class Command(BaseCommand):
@@ -21,9 +46,10 @@ class Command(BaseCommand):
         parser.add_argument("--officer", required=True, help="who did the task (recorded in the audit trail)")
         parser.add_argument("--affected", type=int, default=0)
         parser.add_argument("--records", help="JSON file of exported records (access/portability)")
+        parser.add_argument("--file", help="a file found for an access request (e.g. a scanned letter)")
         parser.add_argument("--failed", action="store_true", help="the task could not be done")
 
-    def handle(self, *args, job_id, note, officer, affected, records, failed, **options):
+    def handle(self, *args, job_id, note, officer, affected, records, file, failed, **options):
         job = ConnectorJob.objects.select_related("request", "system").filter(pk=job_id).first()
         if job is None:
             raise CommandError(f"no job {job_id}")
@@ -36,5 +62,7 @@ class Command(BaseCommand):
                 payload["records"] = json.loads(Path(records).read_text())
             except (OSError, ValueError) as exc:
                 raise CommandError(f"cannot read records from {records}: {exc}") from exc
+        if file:
+            payload.setdefault("records", []).append(_file_record(Path(file)))
         status = jobs.report(job, payload, actor=Actor(ActorType.OFFICER, officer))
         self.stdout.write(f"job {job_id}: {status}")
