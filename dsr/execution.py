@@ -20,6 +20,7 @@ from connectors.base import ConnectorError
 
 from . import audit, lifecycle
 from .audit import Actor
+from .erasure import skip_for_exception
 from .models import (
     TERMINAL_JOB_STATUSES,
     ConnectorAction,
@@ -51,8 +52,17 @@ def _supports(system: SystemConnection, action: str) -> bool:
         return True
 
 
+class NotReadyToApprove(Exception):
+    pass
+
+
 def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "") -> bool:
     """verified → approved → in progress, with the jobs created and queued."""
+    from .rectification import undecided
+
+    if request.kind == Kind.RECTIFICATION and request.status == Status.VERIFIED and undecided(request):
+        numbers = ", ".join(str(i + 1) for i in undecided(request))
+        raise NotReadyToApprove(f"Accept or reject each correction first (undecided: {numbers}).")
     with transaction.atomic():
         changed = lifecycle.transition(
             request, Status.APPROVED, actor=actor, details={"reason": reason} if reason else None
@@ -74,6 +84,10 @@ def start(request: DataSubjectRequest, *, actor: Actor) -> list[ConnectorJob]:
             ):
                 jobs.append(_job(request, system, action, phase=1))
         ConnectorJob.objects.bulk_create(jobs, ignore_conflicts=True)
+        for item in request.exceptions.all():
+            job = ConnectorJob.objects.filter(request=request, system=item.system_id, action="erase").first()
+            if job is not None:
+                skip_for_exception(job, item)
         lifecycle.transition(
             request,
             Status.IN_PROGRESS,
@@ -127,15 +141,13 @@ def advance(request_id: str) -> str | None:
                 details={"failed_jobs": len(failed)},
             )
             return request.status
-        target = Status.COMPLETED if request.kind == Kind.ERASURE and jobs else Status.REVIEW
-        lifecycle.transition(
-            request,
-            target,
-            actor=Actor.scheduler(),
-            details={"jobs": len(jobs)},
-            fields={"outcome": "done"} if target == Status.COMPLETED else None,
-        )
-        return target
+        if request.kind == Kind.ERASURE and jobs:
+            from .closing import complete
+
+            complete(request, actor=Actor.scheduler())
+            return Status.COMPLETED
+        lifecycle.transition(request, Status.REVIEW, actor=Actor.scheduler(), details={"jobs": len(jobs)})
+        return Status.REVIEW
 
 
 def retry_job(job: ConnectorJob, *, actor: Actor) -> bool:

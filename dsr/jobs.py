@@ -59,7 +59,10 @@ def subject_for(job: ConnectorJob) -> Subject:
 
 
 def requested_changes(job: ConnectorJob) -> dict[str, str]:
-    return {item["field"]: item["value"] for item in job.request.changes or []}
+    """The corrections the officer accepted; rejected ones never reach a system."""
+    from .rectification import accepted_changes
+
+    return accepted_changes(job.request)
 
 
 def _context(job: ConnectorJob, *, external: bool) -> JobContext:

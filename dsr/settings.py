@@ -348,6 +348,8 @@ DSR_JOB_LEASE_SECONDS = _read("DSR_JOB_LEASE_SECONDS", _positive_int, 300)
 DSR_JOB_REQUEUE_AFTER_SECONDS = _read("DSR_JOB_REQUEUE_AFTER_SECONDS", _positive_int, 60)
 DSR_RETRY_BASE_SECONDS = _read("DSR_RETRY_BASE_SECONDS", float, 10.0)
 DSR_RETRY_MAX_SECONDS = _read("DSR_RETRY_MAX_SECONDS", float, 3600.0)
+DSR_BUNDLE_DAYS = _read("DSR_BUNDLE_DAYS", _positive_int, 7)
+DSR_RECORD_RETENTION_MONTHS = _read("DSR_RECORD_RETENTION_MONTHS", _positive_int, 24)
 DSR_ERASE_BATCH_SIZE = _read("DSR_ERASE_BATCH_SIZE", _positive_int, 200)
 DSR_ESCALATE_WAITING_DAYS = _read("DSR_ESCALATE_WAITING_DAYS", _positive_int, 7)
 DSR_AUTO_APPROVE_KINDS = _read(
@@ -361,6 +363,8 @@ DSR_DEMO_WEBHOOK_SECRET = os.environ.get("DSR_DEMO_WEBHOOK_SECRET", "demo-market
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "dsr.tasks.reconcile", "schedule": 60.0},
     "escalate-waiting-jobs": {"task": "dsr.tasks.escalate_waiting", "schedule": 3600.0},
+    "expire-bundles": {"task": "dsr.tasks.expire_bundles", "schedule": 3600.0},
+    "purge-retained": {"task": "dsr.tasks.purge_retained", "schedule": 86400.0},
     "expire-unverified": {"task": "dsr.tasks.expire_unverified", "schedule": 3600.0},
     "resend-unacknowledged": {"task": "dsr.tasks.resend_unacknowledged", "schedule": 600.0},
 }

@@ -21,6 +21,7 @@ from django.conf import settings
 from .crypto import decrypt_bytes, encrypt_bytes
 
 _PURPOSE = "export-file"
+_BLOB_PURPOSE = "bundle-file"
 _FRAME = struct.Struct(">I")
 BATCH = 500
 
@@ -90,3 +91,52 @@ def read_records(relative: str) -> Iterator[dict[str, Any]]:
 def delete(relative: str) -> None:
     if relative:
         (export_root() / relative).unlink(missing_ok=True)
+
+
+class EncryptedWriter:
+    """A binary file written in encrypted frames of up to 1 MiB; never in clear on disk."""
+
+    FRAME_BYTES = 1024 * 1024
+
+    def __init__(self, relative: str) -> None:
+        self.path = export_root() / relative
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_suffix(self.path.suffix + ".part")
+        self.buffer = bytearray()
+        self.fh: Any = None
+
+    def __enter__(self) -> EncryptedWriter:
+        self.fh = open(self.tmp, "wb")
+        return self
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= self.FRAME_BYTES:
+            self._frame(bytes(self.buffer[: self.FRAME_BYTES]))
+            del self.buffer[: self.FRAME_BYTES]
+
+    def _frame(self, chunk: bytes) -> None:
+        frame = encrypt_bytes(chunk, purpose=_BLOB_PURPOSE)
+        self.fh.write(_FRAME.pack(len(frame)) + frame)
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        try:
+            if exc_type is None:
+                if self.buffer:
+                    self._frame(bytes(self.buffer))
+                self.fh.flush()
+                os.fsync(self.fh.fileno())
+        finally:
+            self.fh.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def read_decrypted(relative: str) -> Iterator[bytes]:
+    """The clear bytes of an :class:`EncryptedWriter` file, a frame at a time."""
+    with open(export_root() / relative, "rb") as fh:
+        while header := fh.read(_FRAME.size):
+            (length,) = _FRAME.unpack(header)
+            yield decrypt_bytes(fh.read(length), purpose=_BLOB_PURPOSE)

@@ -168,3 +168,57 @@ def escalate_waiting() -> int:
     from .execution import escalate_waiting as escalate
 
     return escalate()
+
+
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=10,
+    acks_late=True,
+)
+def send_outcome(request_id: str, outcome: str) -> None:
+    """Tell the person how their request ended (or that it was extended)."""
+    from .bundle import supervisory_authority
+    from .closing import outcome_context
+
+    request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if request is None or not request.email:
+        return
+    token = verification.status_token(request)
+    context = {
+        **outcome_context(request),
+        "status_url": emails.absolute(reverse("dsr:status", args=[request.reference])) + f"?t={token}",
+        "authority": supervisory_authority(request.regime),
+        "outcome": outcome,
+    }
+    emails.send(f"outcome_{outcome}", to=request.email, context=context)
+    audit.record("outcome.sent", actor=Actor.scheduler(), request=request,
+                 details={"outcome": outcome, "channel": "email"})
+
+
+@shared_task(acks_late=True)
+def release_results(request_id: str, user_id: int | None = None) -> str:
+    """Build and release an access/portability bundle (can take a while for a large export)."""
+    from django.contrib.auth import get_user_model
+
+    from .results import release
+
+    request = DataSubjectRequest.objects.get(pk=request_id)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    actor = Actor.officer(user) if user else Actor.scheduler()
+    return str(release(request, actor=actor, user=user).pk)
+
+
+@shared_task
+def expire_bundles() -> int:
+    from .results import expire_bundles as expire
+
+    return expire()
+
+
+@shared_task
+def purge_retained() -> int:
+    from .retention import purge
+
+    return purge()

@@ -20,7 +20,7 @@ from django.utils import timezone
 from . import audit, deadlines, lifecycle
 from .audit import Actor
 from .crypto import code_hash, constant_time_equal
-from .models import ActorType, DataSubjectRequest, Status, Verification
+from .models import ActorType, DataSubjectRequest, Kind, Status, Verification
 
 _LINK_SALT = "dsr.verification-link"
 _STATUS_SALT = "dsr.status"
@@ -74,16 +74,17 @@ class IssuedCode:
         return signing.dumps({"v": str(self.verification.pk)}, salt=_LINK_SALT, compress=True)
 
 
-def issue_code(request: DataSubjectRequest) -> IssuedCode:
-    """A new code for ``request``; any earlier unused code stops working."""
+def issue_code(request: DataSubjectRequest, *, purpose: str = "verify") -> IssuedCode:
+    """A new code for ``request``; any earlier unused code for the same purpose stops working."""
     code = f"{secrets.randbelow(10**6):06d}"
     now = timezone.now()
     with transaction.atomic():
-        Verification.objects.filter(request=request, used_at__isnull=True, superseded=False).update(
-            superseded=True
-        )
+        Verification.objects.filter(
+            request=request, purpose=purpose, used_at__isnull=True, superseded=False
+        ).update(superseded=True)
         verification = Verification(
             request=request,
+            purpose=purpose,
             created_at=now,
             expires_at=now + timedelta(minutes=settings.DSR_CODE_TTL_MINUTES),
         )
@@ -93,7 +94,7 @@ def issue_code(request: DataSubjectRequest) -> IssuedCode:
             "verification.code_issued",
             actor=Actor.scheduler(),
             request=request,
-            details={"expires_at": verification.expires_at.isoformat()},
+            details={"expires_at": verification.expires_at.isoformat(), "purpose": purpose},
         )
     return IssuedCode(verification, code)
 
@@ -104,7 +105,9 @@ def _current(request: DataSubjectRequest) -> Verification:
     if request.status != Status.AWAITING_VERIFICATION:
         raise NotAwaitingVerification(f"This request is {request.get_status_display().lower()}.")
     verification = (
-        Verification.objects.filter(request=request, superseded=False).order_by("-created_at").first()
+        Verification.objects.filter(request=request, superseded=False, purpose="verify")
+        .order_by("-created_at")
+        .first()
     )
     if verification is None:
         raise CodeExpired("No code has been sent yet, or it was replaced; ask for a new one.")
@@ -120,9 +123,10 @@ def _usable(verification: Verification) -> None:
         raise CodeExpired("This code has expired. Ask for a new code.")
 
 
-def verify_code(request: DataSubjectRequest, code: str) -> DataSubjectRequest:
-    """Check ``code``; on success the request becomes verified."""
-    verification = _current(request)
+def _spend_attempt(
+    request: DataSubjectRequest, verification: Verification, code: str, *, failed_verb: str
+) -> None:
+    """Count one try against ``verification`` and raise unless ``code`` is its code."""
     _usable(verification)
     limit = settings.DSR_CODE_MAX_ATTEMPTS
     counted = Verification.objects.filter(pk=verification.pk, attempts__lt=limit).update(
@@ -134,7 +138,7 @@ def verify_code(request: DataSubjectRequest, code: str) -> DataSubjectRequest:
     if not constant_time_equal(expected, verification.code_hash):
         remaining = limit - verification.attempts - 1
         audit.record(
-            "verification.failed",
+            failed_verb,
             actor=Actor.subject(),
             request=request,
             details={"attempt": verification.attempts + 1, "remaining": max(remaining, 0)},
@@ -142,7 +146,29 @@ def verify_code(request: DataSubjectRequest, code: str) -> DataSubjectRequest:
         if remaining <= 0:
             raise CodeLocked("That code is wrong, and it has now been locked. Ask for a new code.")
         raise WrongCode(f"That code is wrong. {remaining} tries left.")
+
+
+def verify_code(request: DataSubjectRequest, code: str) -> DataSubjectRequest:
+    """Check ``code``; on success the request becomes verified."""
+    verification = _current(request)
+    _spend_attempt(request, verification, code, failed_verb="verification.failed")
     return _mark_verified(request, verification, method="code")
+
+
+def check_download_code(request: DataSubjectRequest, code: str) -> None:
+    """A fresh emailed code before each download: proves the person still holds the address."""
+    verification = (
+        Verification.objects.filter(request=request, superseded=False, purpose="download")
+        .order_by("-created_at")
+        .first()
+    )
+    if verification is None:
+        raise CodeExpired("Ask for a download code first.")
+    _spend_attempt(request, verification, code, failed_verb="download.code_failed")
+    if not Verification.objects.filter(pk=verification.pk, used_at__isnull=True).update(
+        used_at=timezone.now()
+    ):
+        raise CodeUsed("This code has already been used.")
 
 
 def verify_link(request: DataSubjectRequest, token: str) -> DataSubjectRequest:
@@ -204,6 +230,8 @@ def after_verified(request: DataSubjectRequest, *, auto_approve: bool = False) -
     _close_if_duplicate(request)
     if request.status != Status.VERIFIED:
         return
+    if request.kind == Kind.RECTIFICATION:
+        return  # an officer decides each correction first
     if auto_approve or request.kind in settings.DSR_AUTO_APPROVE_KINDS:
         execution.approve(request, actor=Actor(ActorType.SCHEDULER, "auto-approval"), reason="auto")
 

@@ -262,14 +262,26 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(settings):
         assert len(set(delays)) > 1
 
 
-def test_a_rectification_sends_the_requested_values(run_now):
-    memory_system("crm", people())
-    request = run_now(
-        verified("rectification", changes=[{"field": "name", "value": "Alice Smith"}])
+def test_a_rectification_sends_only_the_accepted_corrections(run_now):
+    from dsr import rectification
+    from dsr.execution import NotReadyToApprove
+
+    memory_system("crm", [{"category": "profile", "fields": {"email": ALICE, "name": "Alice", "city": "Paris"}}])
+    request = verified(
+        "rectification",
+        changes=[{"field": "name", "value": "Alice Smith"}, {"field": "city", "value": "Lyon"}],
     )
+    with pytest.raises(NotReadyToApprove, match="undecided: 1, 2"):
+        execution.approve(request, actor=Actor.scheduler())
+    with pytest.raises(rectification.DecisionRefused, match="Say why correction 2"):
+        rectification.decide(request, {1: (False, "")}, actor=Actor.scheduler())
+    request = rectification.decide(
+        request, {0: (True, ""), 1: (False, "our records show Paris")}, actor=Actor.scheduler()
+    )
+    request = run_now(request)
     assert request.status == Status.REVIEW
     assert request.jobs.get().affected == 1
-    assert MemoryConnector(name="crm").store[0]["fields"]["name"] == "Alice Smith"
+    assert MemoryConnector(name="crm").store[0]["fields"] == {"email": ALICE, "name": "Alice Smith", "city": "Paris"}
 
 
 @override_settings(DSR_AUTO_APPROVE_KINDS=frozenset({"erasure"}))
