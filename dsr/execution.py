@@ -60,6 +60,8 @@ def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "") -> b
     """verified → approved → in progress, with the jobs created and queued."""
     from .rectification import undecided
 
+    if request.kind == Kind.RECTIFICATION:
+        request.refresh_from_db()  # the decisions may have been made through another object
     if request.kind == Kind.RECTIFICATION and request.status == Status.VERIFIED and undecided(request):
         numbers = ", ".join(str(i + 1) for i in undecided(request))
         raise NotReadyToApprove(f"Accept or reject each correction first (undecided: {numbers}).")

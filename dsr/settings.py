@@ -294,6 +294,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RequestStatusEnum": "dsr.models.Status",
         "JobResultStatusEnum": ["completed", "failed"],
+        "RequestKindEnum": "dsr.models.Kind",
+        "IdentifierKindEnum": ["email", "phone", "customer_id"],
     },
 }
 

@@ -222,3 +222,20 @@ def purge_retained() -> int:
     from .retention import purge
 
     return purge()
+
+
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=5,
+    acks_late=True,
+)
+def send_download_code(request_id: str) -> None:
+    """A fresh code before each download: whoever holds the link must still hold the mailbox."""
+    request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if request is None or not request.email:
+        return
+    issued = verification.issue_code(request, purpose="download")
+    emails.send("download_code", to=request.email,
+                context={"request": request, "code": issued.code, "ttl_minutes": settings.DSR_CODE_TTL_MINUTES})

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import desk_views, views
 from .api import systems
 from .api import views as api
 
@@ -15,6 +15,9 @@ public = [
     path("requests/<str:reference>/verify/", views.verify, name="verify"),
     path("requests/<str:reference>/verify/<str:token>/", views.verify_link, name="verify-link"),
     path("requests/<str:reference>/resend/", views.resend, name="resend"),
+    path("requests/<str:reference>/download/code/", views.download_code, name="download-code"),
+    path("requests/<str:reference>/download/", views.download, name="download"),
+    path("desk/requests/<uuid:request_id>/certificate/", desk_views.certificate, name="certificate"),
 ]
 
 api_v1 = [
@@ -29,6 +32,9 @@ api_v1 = [
     path("systems/jobs/", systems.SystemJobsView.as_view(), name="api-system-jobs"),
     path("systems/jobs/<uuid:job_id>/claim/", systems.SystemJobClaimView.as_view(), name="api-job-claim"),
     path("systems/jobs/<uuid:job_id>/result/", systems.SystemJobResultView.as_view(), name="api-job-result"),
+    path("systems/suppression/check", systems.SuppressionCheckView.as_view(), name="api-suppression-check"),
+    path("requests/<str:reference>/download/code/", api.DownloadCodeView.as_view(), name="api-download-code"),
+    path("requests/<str:reference>/download/", api.DownloadView.as_view(), name="api-download"),
 ]
 
 urlpatterns = [

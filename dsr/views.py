@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import ratelimit, tasks, verification
+from . import ratelimit, results, tasks, verification
 from .forms import RequestForm, CodeForm
 from .intake import submit_request
 from .models import Status
@@ -111,16 +111,82 @@ def resend(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect("dsr:verify", reference=subject_request.reference)
 
 
-def status(request: HttpRequest, reference: str) -> HttpResponse:
-    token = request.GET.get("t", "")
+def _with_token(request: HttpRequest, reference: str):
+    """The person's own request, or None: the status token must be for this very request."""
+    token = request.GET.get("t") or request.POST.get("t", "")
     try:
         subject_request = request_by_reference(reference)
     except Http404:
-        subject_request = None
-    if subject_request is None or not verification.check_status_token(subject_request, token):
+        return None, token
+    if not verification.check_status_token(subject_request, token):
+        return None, token
+    return subject_request, token
+
+
+def status(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request, token = _with_token(request, reference)
+    if subject_request is None:
         return render(request, "dsr/status_denied.html", status=404)
+    return _status_page(request, subject_request, token)
+
+
+def _status_page(request: HttpRequest, subject_request, token: str, *, form=None, status: int = 200):
+    item = results.current_bundle(subject_request)
     return render(
         request,
         "dsr/status.html",
-        {"subject_request": subject_request, "next_step": next_step(subject_request)},
+        {
+            "subject_request": subject_request,
+            "next_step": next_step(subject_request),
+            "token": token,
+            "bundle": item if item and item.available else None,
+            "expired_bundle": item is not None and not item.available,
+            "code_form": form or CodeForm(),
+        },
+        status=status,
     )
+
+
+@require_POST
+def download_code(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request, token = _with_token(request, reference)
+    if subject_request is None:
+        return render(request, "dsr/status_denied.html", status=404)
+    item = results.current_bundle(subject_request)
+    if item is None or not item.available:
+        messages.error(request, "There is no download for this request, or its link has expired.")
+    else:
+        try:
+            ratelimit.check_resend(request, subject_request)
+        except ratelimit.RateLimited:
+            messages.error(request, "We have sent several codes already. Please wait before asking again.")
+        else:
+            tasks.enqueue(tasks.send_download_code, str(subject_request.pk))
+            messages.success(request, "We have emailed you a download code. It works once.")
+    return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}?t={token}#download")
+
+
+@require_POST
+def download(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request, token = _with_token(request, reference)
+    if subject_request is None:
+        return render(request, "dsr/status_denied.html", status=404)
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        return _status_page(request, subject_request, token, form=form, status=400)
+    try:
+        ratelimit.check_verification(request, subject_request)
+        verification.check_download_code(subject_request, form.cleaned_data["code"])
+        item, chunks = results.open_download(subject_request)
+    except (ratelimit.RateLimited, verification.VerificationError, results.NotReady) as exc:
+        form.add_error("code", getattr(exc, "detail", None) or str(exc))
+        return _status_page(request, subject_request, token, form=form, status=getattr(exc, "status", 400))
+    return zip_response(subject_request, item, chunks)
+
+
+def zip_response(subject_request, item, chunks) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{subject_request.reference}.zip"'
+    response["Content-Length"] = str(item.size)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -12,14 +12,14 @@ from typing import Any
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import jobs
+from .. import jobs, suppression
 from ..audit import Actor
 from ..models import ActorType, ConnectorJob, JobStatus, SystemConnection
 from .views import ErrorSerializer, bearer_token
@@ -131,3 +131,23 @@ class SystemJobResultView(APIView):
             if ConnectorJob.objects.filter(pk=job_id, callback_token_hash=digest).update(callback_token_hash=""):
                 return ConnectorJob.objects.select_related("request", "system").get(pk=job_id)
         return _own_job(system_for(request), job_id)
+
+
+class SuppressionCheckSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["email", "phone", "customer_id"], default="email")
+    sha256 = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$", help_text="hex SHA-256 of the normalised identifier (email: trimmed, lower-case)"
+    )
+
+
+class SuppressionCheckView(APIView):
+    @extend_schema(request=SuppressionCheckSerializer,
+                   responses={200: inline_serializer("Suppressed", {"suppressed": serializers.BooleanField()}),
+                              400: ErrorSerializer, 401: ErrorSerializer},
+                   summary="Was this person erased? (so a re-import or restore does not bring them back)")
+    def post(self, request: Request) -> Response:
+        system = system_for(request)
+        query = SuppressionCheckSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        found = suppression.is_suppressed(query.validated_data["kind"], query.validated_data["sha256"])
+        return Response({"suppressed": found, "system": system.name})

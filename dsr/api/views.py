@@ -11,12 +11,13 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as drf
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import ratelimit, tasks, verification
+from .. import ratelimit, results, tasks, verification
+from ..views import zip_response
 from ..intake import submit_request
 from ..models import IntegrationToken, Status
 from ..selectors import request_by_reference
@@ -145,3 +146,52 @@ class RequestStatusView(APIView):
             # One answer for an unknown reference and a wrong token: nothing to enumerate.
             raise Http404("No request matches this reference and token (links expire).")
         return Response(RequestStatusSerializer(subject_request).data)
+
+
+def _own_request(request: Request, reference: str):
+    """The subject's request, proven by the status token; one 404 for every refusal."""
+    token = bearer_token(request)
+    if not token:
+        raise NotAuthenticated("Send the status token from your email.")
+    try:
+        subject_request = request_by_reference(reference)
+    except Http404:
+        subject_request = None
+    if subject_request is None or not verification.check_status_token(subject_request, token):
+        raise Http404("No request matches this reference and token (links expire).")
+    return subject_request
+
+
+class DownloadCodeView(APIView):
+    @extend_schema(request=None, responses={202: inline_serializer("CodeSent", {"detail": drf.CharField()}),
+                                            401: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer,
+                                            429: ErrorSerializer},
+                   summary="Email a one-time download code (status token required)")
+    def post(self, request: Request, reference: str) -> Response:
+        subject_request = _own_request(request, reference)
+        item = results.current_bundle(subject_request)
+        if item is None or not item.available:
+            return Response(error_body("no_download", "There is no download, or it has expired."), status=409)
+        ratelimit.check_resend(request, subject_request)
+        tasks.enqueue(tasks.send_download_code, str(subject_request.pk))
+        return Response({"detail": "A download code is on its way."}, status=202)
+
+
+class DownloadView(APIView):
+    @extend_schema(request=VerifySerializer,
+                   responses={(200, "application/zip"): bytes, 400: ErrorSerializer, 401: ErrorSerializer,
+                              404: ErrorSerializer, 409: ErrorSerializer, 429: ErrorSerializer},
+                   summary="Download the bundle with the emailed code (status token required)")
+    def post(self, request: Request, reference: str):
+        subject_request = _own_request(request, reference)
+        serializer = VerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not serializer.validated_data.get("code"):
+            raise drf.ValidationError({"code": ["Give the 6-digit download code from the email."]})
+        ratelimit.check_verification(request, subject_request)
+        verification.check_download_code(subject_request, serializer.validated_data["code"])
+        try:
+            item, chunks = results.open_download(subject_request)
+        except results.NotReady as exc:
+            return Response(error_body("no_download", str(exc)), status=409)
+        return zip_response(subject_request, item, chunks)
