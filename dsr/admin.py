@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from connectors import registry
 from connectors.base import ConnectorError
@@ -33,11 +35,47 @@ class DataSubjectRequestAdmin(ReadOnlyAdmin):
     search_fields = ("reference",)
     ordering = ("due_on",)
     exclude = ("identifiers", "agent", "changes", "details", "email_hash")
-    readonly_fields = ("subject_email",)
+    readonly_fields = ("subject_email", "corrections", "evidence")
+    actions = ["release_results", "close_reviewed"]
 
     @admin.display(description="Subject's email")
     def subject_email(self, obj: DataSubjectRequest) -> str:
         return obj.email
+
+    @admin.display(description="Requested corrections")
+    def corrections(self, obj: DataSubjectRequest) -> str:
+        items = obj.changes or []
+        return "; ".join(
+            f"{i + 1}. {c['field']} → {c['value']} ({c.get('decision', 'undecided')})" for i, c in enumerate(items)
+        ) or "-"
+
+    @admin.display(description="Evidence")
+    def evidence(self, obj: DataSubjectRequest) -> str:
+        if obj.kind == "erasure" and obj.status == "completed":
+            url = reverse("dsr:certificate", args=[obj.pk])
+            return format_html('<a href="{}" target="_blank">Erasure certificate (printable)</a>', url)
+        bundle = obj.bundles.filter(deleted_at__isnull=True).first()
+        if bundle:
+            return f"Bundle released {bundle.released_at:%Y-%m-%d}, sha256 {bundle.sha256[:16]}…, {bundle.downloads} download(s)"
+        return "-"
+
+    @admin.action(description="Release results (access/portability in review)")
+    def release_results(self, request, queryset):
+        from . import tasks
+
+        ready = queryset.filter(status="review", kind__in=["access", "portability"])
+        for item in ready:
+            tasks.enqueue(tasks.release_results, str(item.pk), request.user.pk)
+        self.message_user(request, f"{ready.count()} bundle(s) being built; the person is emailed when ready.")
+
+    @admin.action(description="Close reviewed requests (rectification)")
+    def close_reviewed(self, request, queryset):
+        from . import closing
+
+        done = 0
+        for item in queryset.filter(status="review", kind="rectification"):
+            done += closing.complete(item, actor=Actor.officer(request.user))
+        self.message_user(request, f"{done} request(s) closed; the people are emailed.")
 
 
 @admin.register(AuditEvent)

@@ -32,3 +32,41 @@ def test_an_officer_sees_requests_and_the_audit_trail_read_only_in_the_admin(cli
     assert "ben.demo@example.org" in detail.content.decode()
     assert client.get("/admin/dsr/auditevent/").status_code == 200
     assert client.post(f"/admin/dsr/datasubjectrequest/{request.pk}/delete/").status_code == 403
+
+
+def test_officers_release_results_and_find_the_certificate_from_the_admin(
+    client, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth import get_user_model
+
+    from connectors.memory import MemoryConnector
+    from dsr import execution
+    from dsr.audit import Actor
+    from dsr.models import SystemConnection
+    from tests.factories import RequestFactory
+
+    MemoryConnector.reset()
+    SystemConnection.objects.create(
+        name="crm", connector="memory",
+        config={"records": [{"category": "profile", "fields": {"email": "a@example.com"}},
+                            {"category": "profile", "fields": {"email": "e@example.com"}}]},
+    )
+    access = RequestFactory(kind="access", status=Status.VERIFIED, identifiers={"email": "a@example.com"})
+    erasure = RequestFactory(kind="erasure", status=Status.VERIFIED, identifiers={"email": "e@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):
+        execution.approve(access, actor=Actor.scheduler())
+        execution.approve(erasure, actor=Actor.scheduler())
+    officer = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(officer)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/dsr/datasubjectrequest/",
+            {"action": "release_results", "_selected_action": [str(access.pk)]},
+            follow=True,
+        )
+    assert "1 bundle(s) being built" in response.content.decode()
+    access.refresh_from_db()
+    assert access.status == Status.COMPLETED and access.bundles.count() == 1
+    page = client.get(f"/admin/dsr/datasubjectrequest/{erasure.pk}/change/").content.decode()
+    assert f"/desk/requests/{erasure.pk}/certificate/" in page
+    MemoryConnector.reset()
