@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -224,7 +225,7 @@ def _index_html(request: DataSubjectRequest, info: dict[str, Any], plans: list[C
     return render_to_string(
         "bundle/index.html",
         {"request": request, "manifest": info, "systems": systems, "plans": plans,
-         "authority": supervisory_authority(request.regime)},
+         "authority": supervisory_authority(request.regime), "organisation": settings.DSR_ORGANISATION},
     )
 
 

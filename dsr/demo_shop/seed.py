@@ -72,6 +72,7 @@ def marketing_system() -> dict:
     return {
         "name": "marketing",
         "connector": "webhook",
+        "actions": ["locate", "export", "erase"],  # it holds only an address: nothing to correct
         "description": "Newsletter platform (a vendor, reached by signed webhook)",
         "purposes": ["sending the newsletter the person subscribed to"],
         "data_categories": ["email address", "consent record"],

@@ -44,3 +44,20 @@ def test_the_demo_requests_run_to_the_end(live_server, settings):
     assert len(collected["orders"]) == 3
     assert collected["tickets"][0]["email"] == "ana.demo@example.org"
     assert collected["contacts"] == [{"email": "ana.demo@example.org", "consented_on": "2025-12-01"}]
+
+
+def test_the_demo_rectification_changes_the_shop_record(live_server, settings):
+    from dsr import execution, rectification, verification
+    from dsr.audit import Actor
+
+    settings.DSR_PUBLIC_URL = live_server.url
+    call_command("load_demo")
+    request = DataSubjectRequest.objects.get(kind="rectification")
+    issued = verification.issue_code(request)
+    verification.verify_code(request, issued.code)
+    rectification.decide(request, {0: (True, "")}, actor=Actor.scheduler())
+    execution.approve(request, actor=Actor.scheduler())
+    request.refresh_from_db()
+    assert request.status == Status.REVIEW, [(j.system.name, j.status, j.error) for j in request.jobs.all()]
+    assert {j.system.name for j in request.jobs.all()} == {"shop-db", "support-desk"}
+    assert Customer.objects.get(customer_number="C-1003").address == "1 New Street, Leeds"

@@ -173,7 +173,7 @@ def test_an_access_request_becomes_a_downloadable_readable_bundle(
     assert {r["note"] for r in rows} == {"'=HYPERLINK(\"x\")", "gift", "'+1 extra"}  # CSV injection neutralised
     assert BOB not in body.decode("utf-8", "replace")
     index = archive.read("index.html").decode()
-    for item_text in ["selling and delivering orders", "Parcel carrier (EU)", "6 years after the financial year",
+    for item_text in ["Your data, as held by Example Ltd", "selling and delivering orders", "Parcel carrier (EU)", "6 years after the financial year",
                       "the person, when ordering", "Mail vendor (US, under SCCs)", "automated",
                       "supervisory authority", "rectification", "data/shop-db/orders.csv"]:
         assert item_text in index, item_text
