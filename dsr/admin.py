@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from connectors import registry
 from connectors.base import ConnectorError
@@ -35,7 +37,7 @@ class DataSubjectRequestAdmin(ReadOnlyAdmin):
     search_fields = ("reference",)
     ordering = ("due_on",)
     exclude = ("identifiers", "agent", "changes", "details", "email_hash")
-    readonly_fields = ("subject_email", "corrections", "evidence")
+    readonly_fields = ("subject_email", "corrections", "evidence", "results_preview")
     actions = ["release_results", "close_reviewed"]
 
     @admin.display(description="Subject's email")
@@ -48,6 +50,23 @@ class DataSubjectRequestAdmin(ReadOnlyAdmin):
         return "; ".join(
             f"{i + 1}. {c['field']} → {c['value']} ({c.get('decision', 'undecided')})" for i, c in enumerate(items)
         ) or "-"
+
+    @admin.display(description="Results preview (for review)")
+    def results_preview(self, obj: DataSubjectRequest) -> str:
+        from . import results
+
+        if obj.kind not in results.EXPORT_KINDS or obj.status != "review":
+            return "-"
+        rows = []
+        for row in results.preview(obj, per_system=3):
+            counts = ", ".join(f"{k}: {v}" for k, v in sorted(row["counts"].items())) or "nothing found"
+            samples = format_html_join(
+                "", "<li><code>#{} {}: {}</code></li>",
+                ((r["index"], r["category"], json.dumps(r["fields"], default=str)[:300]) for r in row["records"]),
+            )
+            rows.append(format_html("<p><strong>{}</strong> ({}): {}</p><ul>{}</ul>",
+                                    row["system"], row["status"], counts, samples))
+        return format_html_join("", "{}", ((r,) for r in rows)) or "-"
 
     @admin.display(description="Evidence")
     def evidence(self, obj: DataSubjectRequest) -> str:

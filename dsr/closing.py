@@ -64,7 +64,9 @@ def complete(request: DataSubjectRequest, *, actor: Actor, outcome: str = "compl
         if not changed:
             return False
         for recipient in extra.get("notified_recipients", []):
-            audit.record("recipient.notified", actor=actor, request=request,
+            # A connected recipient was told by its own job; any other is a task for the team.
+            verb = "recipient.notified" if recipient["via"] == "its own job" else "recipient.to_notify"
+            audit.record(verb, actor=actor, request=request,
                          details={"recipient": recipient["name"], "via": recipient["via"]})
         if request.kind == Kind.ERASURE:
             suppression.record(request)

@@ -70,3 +70,26 @@ def test_officers_release_results_and_find_the_certificate_from_the_admin(
     page = client.get(f"/admin/dsr/datasubjectrequest/{erasure.pk}/change/").content.decode()
     assert f"/desk/requests/{erasure.pk}/certificate/" in page
     MemoryConnector.reset()
+
+
+def test_the_admin_shows_a_preview_of_the_results_for_review(client, django_capture_on_commit_callbacks):
+    from django.contrib.auth import get_user_model
+
+    from connectors.memory import MemoryConnector
+    from dsr import execution
+    from dsr.audit import Actor
+    from dsr.models import SystemConnection
+    from tests.factories import RequestFactory
+
+    MemoryConnector.reset()
+    SystemConnection.objects.create(
+        name="crm", connector="memory",
+        config={"records": [{"category": "profile", "fields": {"email": "a@example.com", "plan": "gold"}}]},
+    )
+    access = RequestFactory(kind="access", status=Status.VERIFIED, identifiers={"email": "a@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):
+        execution.approve(access, actor=Actor.scheduler())
+    client.force_login(get_user_model().objects.create_superuser("boss", "boss@example.com", "pw"))
+    page = client.get(f"/admin/dsr/datasubjectrequest/{access.pk}/change/").content.decode()
+    assert "profile: 1" in page and "gold" in page
+    MemoryConnector.reset()
