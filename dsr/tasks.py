@@ -19,6 +19,18 @@ from .models import DataSubjectRequest, Status
 log = logging.getLogger(__name__)
 
 
+def mail_task(**options):
+    """A task that sends mail: a failing mail server is retried with backoff, never lost."""
+    return shared_task(
+        autoretry_for=(smtplib.SMTPException, OSError),
+        retry_backoff=5,
+        retry_backoff_max=600,
+        max_retries=10,
+        acks_late=True,
+        **options,
+    )
+
+
 def enqueue(task, *args: str) -> bool:
     """Queue a task; if the broker is unreachable, log it and let a sweep catch up.
 
@@ -33,14 +45,7 @@ def enqueue(task, *args: str) -> bool:
     return True
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=10,
-    acks_late=True,
-)
+@mail_task(bind=True)
 def send_verification(self, request_id: str) -> None:
     """Acknowledge the request and send a fresh code and link.
 
@@ -78,13 +83,7 @@ def send_verification(self, request_id: str) -> None:
     log.info("verification email sent for %s", request.reference)
 
 
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=10,
-    acks_late=True,
-)
+@mail_task()
 def send_receipt(request_id: str) -> None:
     """Acknowledge a request that needs no code (filed by a trusted integration)."""
     request = DataSubjectRequest.objects.filter(pk=request_id, acknowledged_at__isnull=True).first()
@@ -170,13 +169,7 @@ def escalate_waiting() -> int:
     return escalate()
 
 
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=10,
-    acks_late=True,
-)
+@mail_task()
 def send_outcome(request_id: str, outcome: str) -> None:
     """Tell the person how their request ended (or that it was extended)."""
     from .bundle import supervisory_authority
@@ -224,13 +217,7 @@ def purge_retained() -> int:
     return purge()
 
 
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=5,
-    acks_late=True,
-)
+@mail_task()
 def send_download_code(request_id: str) -> None:
     """A fresh code before each download: whoever holds the link must still hold the mailbox."""
     request = DataSubjectRequest.objects.filter(pk=request_id).first()

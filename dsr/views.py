@@ -101,14 +101,20 @@ def verify_link(request: HttpRequest, reference: str, token: str) -> HttpRespons
 def resend(request: HttpRequest, reference: str) -> HttpResponse:
     subject_request = request_by_reference(reference)
     if subject_request.status == Status.AWAITING_VERIFICATION:
-        try:
-            ratelimit.check_resend(request, subject_request)
-        except ratelimit.RateLimited:
-            messages.error(request, "We have sent several codes already. Please wait before asking again.")
-        else:
-            tasks.enqueue(tasks.send_verification, str(subject_request.pk))
-            messages.success(request, "A new code is on its way. Earlier codes no longer work.")
+        _send_code(request, subject_request, tasks.send_verification,
+                   "A new code is on its way. Earlier codes no longer work.")
     return redirect("dsr:verify", reference=subject_request.reference)
+
+
+def _send_code(request: HttpRequest, subject_request, task, sent: str) -> None:
+    """Queue a code email, within the resend limit; the page says which happened."""
+    try:
+        ratelimit.check_resend(request, subject_request)
+    except ratelimit.RateLimited:
+        messages.error(request, "We have sent several codes already. Please wait before asking again.")
+    else:
+        tasks.enqueue(task, str(subject_request.pk))
+        messages.success(request, sent)
 
 
 def _with_token(request: HttpRequest, reference: str):
@@ -156,13 +162,8 @@ def download_code(request: HttpRequest, reference: str) -> HttpResponse:
     if item is None or not item.available:
         messages.error(request, "There is no download for this request, or its link has expired.")
     else:
-        try:
-            ratelimit.check_resend(request, subject_request)
-        except ratelimit.RateLimited:
-            messages.error(request, "We have sent several codes already. Please wait before asking again.")
-        else:
-            tasks.enqueue(tasks.send_download_code, str(subject_request.pk))
-            messages.success(request, "We have emailed you a download code. It works once.")
+        _send_code(request, subject_request, tasks.send_download_code,
+                   "We have emailed you a download code. It works once.")
     return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}?t={token}#download")
 
 
