@@ -71,7 +71,7 @@ class DataSubjectRequestAdmin(ReadOnlyAdmin):
     @admin.display(description="Evidence")
     def evidence(self, obj: DataSubjectRequest) -> str:
         if obj.kind == "erasure" and obj.status == "completed":
-            url = reverse("dsr:certificate", args=[obj.pk])
+            url = reverse("desk:certificate", args=[obj.pk])
             return format_html('<a href="{}" target="_blank">Erasure certificate (printable)</a>', url)
         bundle = obj.bundles.filter(deleted_at__isnull=True).first()
         if bundle:

@@ -144,6 +144,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
     "dsr.apps.DsrConfig",
@@ -158,6 +160,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -341,6 +344,13 @@ if DSR_DEFAULT_REGIME not in {
     "gdpr", "uk_gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "ucpa", "lgpd", "pipeda",
 }:
     raise ImproperlyConfigured(f"DSR_DEFAULT_REGIME has an unusable value: {DSR_DEFAULT_REGIME!r}")
+
+LOGIN_URL = "/desk/login/"
+LOGIN_REDIRECT_URL = "/desk/"
+OTP_TOTP_ISSUER = DSR_ORGANISATION + " privacy desk"
+DSR_REMINDER_DAYS = _read(
+    "DSR_REMINDER_DAYS", lambda raw: sorted({int(x) for x in raw.split(",") if x.strip()}, reverse=True), [7, 2]
+)
 
 RATELIMIT_USE_CACHE = "default"
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] if not REDIS_URL else []

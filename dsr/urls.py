@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import desk_views, views
+from . import views
 from .api import systems
 from .api import views as api
 
@@ -17,7 +17,6 @@ public = [
     path("requests/<str:reference>/resend/", views.resend, name="resend"),
     path("requests/<str:reference>/download/code/", views.download_code, name="download-code"),
     path("requests/<str:reference>/download/", views.download, name="download"),
-    path("desk/requests/<uuid:request_id>/certificate/", desk_views.certificate, name="certificate"),
 ]
 
 api_v1 = [
@@ -41,6 +40,7 @@ urlpatterns = [
     path("", include((public + [path("api/v1/", include(api_v1))], "dsr"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("desk/", include("dsr.desk.urls")),
     path("admin/", admin.site.urls),
 ]
 

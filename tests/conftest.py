@@ -87,3 +87,25 @@ def verified_request(api, file_request):
         return created, response.json()
 
     return make
+
+
+@pytest.fixture
+def desk_login(client, db):
+    """Log ``client`` in to the desk with a role and a verified TOTP device (as the login form does)."""
+    from django.contrib.auth import get_user_model
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from dsr.desk.roles import Role, grant
+
+    def login(role: str = "officer", username: str | None = None):
+        user = get_user_model().objects.create_user(username or role, f"{username or role}@corp.example", "pw")
+        grant(user, Role(role))
+        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+        client.force_login(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return user
+
+    return login

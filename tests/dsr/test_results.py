@@ -278,7 +278,7 @@ def test_the_status_page_offers_the_download_behind_a_code(client, systems, news
 
 
 def test_an_erasure_masks_and_deletes_rows_issues_a_certificate_and_suppresses_the_person(
-    api, client, systems, newsletter, django_capture_on_commit_callbacks
+    api, client, desk_login, systems, newsletter, django_capture_on_commit_callbacks
 ):
     newsletter.default = (200, {"status": "completed", "affected": 1, "by_category": {"subscribers": 1}})
     request = run(subject_request("erasure"), django_capture_on_commit_callbacks)
@@ -293,7 +293,7 @@ def test_an_erasure_masks_and_deletes_rows_issues_a_certificate_and_suppresses_t
     # The certificate, for officers only.
     url = f"/desk/requests/{request.pk}/certificate/"
     assert client.get(url).status_code == 302  # to the login page
-    client.force_login(_officer_staff())
+    desk_login("auditor")
     page = client.get(url).content.decode()
     assert "Certificate of erasure" in page and request.reference in page
     assert "shop-db" in page and "newsletter" in page
@@ -315,13 +315,6 @@ def test_an_erasure_masks_and_deletes_rows_issues_a_certificate_and_suppresses_t
 
     assert alice not in str(list(Suppression.objects.values_list("digest", flat=True)))
     assert suppression.is_suppressed("email", suppression.sha256_of("email", " Alice@Example.com "))
-
-
-def _officer_staff():
-    user = _officer()
-    user.is_staff = True
-    user.save()
-    return user
 
 
 def test_an_exception_keeps_one_systems_data_and_the_person_is_told(

@@ -1,36 +1,12 @@
-import base64
 import json
-import mimetypes
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from dsr import jobs
 from dsr.audit import Actor
+from dsr.desk.actions import ActionRefused, document_record
 from dsr.models import ActorType, ConnectorJob, JobStatus
-
-
-MAX_FILE_BYTES = 20 * 1024 * 1024
-
-
-def _file_record(path: Path) -> dict:
-    """A found document, kept as one record (encrypted with the rest of the export)."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise CommandError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
-        content = path.read_bytes()
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
-    return {
-        "category": "documents",
-        "fields": {
-            "filename": path.name,
-            "content_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-            "size": size,
-            "content_base64": base64.b64encode(content).decode("ascii"),
-        },
-    }
 
 
 class Command(BaseCommand):
@@ -63,6 +39,12 @@ class Command(BaseCommand):
             except (OSError, ValueError) as exc:
                 raise CommandError(f"cannot read records from {records}: {exc}") from exc
         if file:
-            payload.setdefault("records", []).append(_file_record(Path(file)))
+            try:
+                content = Path(file).read_bytes()
+                payload.setdefault("records", []).append(document_record(Path(file).name, content))
+            except OSError as exc:
+                raise CommandError(f"cannot read {file}: {exc.strerror}") from exc
+            except ActionRefused as exc:
+                raise CommandError(str(exc)) from exc
         status = jobs.report(job, payload, actor=Actor(ActorType.OFFICER, officer))
         self.stdout.write(f"job {job_id}: {status}")

@@ -1,0 +1,42 @@
+"""Who may do what at the desk: officer (works requests), administrator (also configures),
+auditor (reads everything, changes nothing). Every desk role needs a verified second factor.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from django.contrib.auth.models import Group
+
+
+class Role(enum.StrEnum):
+    OFFICER = "officer"
+    ADMINISTRATOR = "administrator"
+    AUDITOR = "auditor"
+
+
+CAN_ACT = frozenset({Role.OFFICER, Role.ADMINISTRATOR})
+
+
+def role_of(user: Any) -> Role | None:
+    """The user's desk role, the strongest if several; None for anyone else."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.ADMINISTRATOR
+    names = set(user.groups.values_list("name", flat=True)) if user.pk else set()
+    for role in (Role.ADMINISTRATOR, Role.OFFICER, Role.AUDITOR):
+        if role.value in names:
+            return role
+    return None
+
+
+def grant(user: Any, role: Role) -> None:
+    """Give ``user`` exactly this desk role (staff, so the admin's views work for them too)."""
+    user.groups.remove(*Group.objects.filter(name__in=[r.value for r in Role]))
+    group, _ = Group.objects.get_or_create(name=role.value)
+    user.groups.add(group)
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
