@@ -15,7 +15,7 @@ ARGS   ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test clean
+.PHONY: help venv run test clean totp
 
 help: ## Show this help
 	@echo "Usage: make <target> [ARGS='...']"
@@ -47,8 +47,9 @@ run: $(STAMP) ## Run web + Celery worker + beat (Ctrl-C stops all three)
 	@echo
 	@echo "=================================================================="
 	@echo "  Request form     http://localhost:8000/"
-	@echo "  Officer admin    http://localhost:8000/admin/"
-	@echo "                   login: officer / demo-officer-pass"
+	@echo "  Officers' desk   http://localhost:8000/desk/   (admin: /admin/)"
+	@echo "                   login: officer / demo-officer-pass, and the code that"
+	@echo "                   'make totp' prints (in another terminal)"
 	@echo "  API docs         http://localhost:8000/api/docs/"
 	@echo
 	@echo "  Verification emails (with the code) are printed in this console"
@@ -57,6 +58,10 @@ run: $(STAMP) ## Run web + Celery worker + beat (Ctrl-C stops all three)
 	@echo "=================================================================="
 	@echo
 	$(VENV)/bin/honcho start -f Procfile.dev
+
+totp: export DEBUG := true
+totp: $(STAMP) ## Print the demo officer's current TOTP code (demo and development only)
+	@$(PY) manage.py totp_code $(or $(USER_NAME),officer)
 
 test: $(STAMP) ## Run the test suite (CI runs exactly this); e.g. make test ARGS='-k deadline'
 	@$(PY) -m pytest $(ARGS); status=$$?; \

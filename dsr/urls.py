@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 from .api import systems
+from .desk import api as desk_api
 from .api import views as api
 
 app_name = "dsr"
@@ -34,6 +35,12 @@ api_v1 = [
     path("systems/suppression/check", systems.SuppressionCheckView.as_view(), name="api-suppression-check"),
     path("requests/<str:reference>/download/code/", api.DownloadCodeView.as_view(), name="api-download-code"),
     path("requests/<str:reference>/download/", api.DownloadView.as_view(), name="api-download"),
+    path("desk/requests/", desk_api.QueueView.as_view(), name="api-desk-queue"),
+    path("desk/requests/<uuid:request_id>/", desk_api.RequestView.as_view(), name="api-desk-request"),
+    path("desk/requests/<uuid:request_id>/<slug:action>/", desk_api.RequestActionView.as_view(),
+         name="api-desk-request-action"),
+    path("desk/jobs/<uuid:job_id>/<slug:action>/", desk_api.JobActionView.as_view(), name="api-desk-job-action"),
+    path("desk/bulk/<slug:action>/", desk_api.BulkView.as_view(), name="api-desk-bulk"),
 ]
 
 urlpatterns = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 
 class Role(enum.StrEnum):
@@ -32,10 +32,15 @@ def role_of(user: Any) -> Role | None:
     return None
 
 
+ADMIN_APPS = ("dsr", "auth", "otp_totp", "demo_shop")
+
+
 def grant(user: Any, role: Role) -> None:
-    """Give ``user`` exactly this desk role (staff, so the admin's views work for them too)."""
+    """Give ``user`` exactly this desk role. Administrators also configure, in the admin."""
     user.groups.remove(*Group.objects.filter(name__in=[r.value for r in Role]))
-    group, _ = Group.objects.get_or_create(name=role.value)
+    group, created = Group.objects.get_or_create(name=role.value)
+    if created and role == Role.ADMINISTRATOR:
+        group.permissions.set(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
     user.groups.add(group)
     if not user.is_staff:
         user.is_staff = True

@@ -9,15 +9,15 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp.forms import OTPAuthenticationForm
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .. import closing, erasure, execution, rectification, results
-from ..audit import Actor
-from ..lifecycle import InvalidTransition
+from .. import erasure, results
 from ..models import (
     ConnectorJob,
     DataSubjectRequest,
@@ -28,28 +28,25 @@ from ..models import (
     Status,
     SystemConnection,
 )
-from . import actions
+from . import dispatch
+from .dispatch import REFUSALS
 from .auth import desk_page
 from .queries import QueueFilter, days_left, queue, urgency
 from .roles import CAN_ACT, Role
 
-REFUSALS = (
-    InvalidTransition,
-    execution.NotReadyToApprove,
-    rectification.DecisionRefused,
-    erasure.ExceptionRefused,
-    results.NotReady,
-    closing.CannotClose,
-    actions.ActionRefused,
-)
 PAGE_SIZES = (25, 50, 100, 200)
 
 
-class DeskLoginView(LoginView):
-    """Password and the TOTP code in one form (django-otp)."""
+class DeskAuthenticationForm(OTPAuthenticationForm):
+    """Password and TOTP code in one form; the user's own authenticator is the device."""
 
+    def _chosen_device(self, user):
+        return super()._chosen_device(user) or TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+class DeskLoginView(LoginView):
     template_name = "desk/login.html"
-    authentication_form = OTPAuthenticationForm
+    authentication_form = DeskAuthenticationForm
     redirect_authenticated_user = False
 
 
@@ -127,148 +124,51 @@ def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) 
     }
 
 
-def _act(request: HttpRequest, subject_request: DataSubjectRequest, do: Callable[[Actor], str]) -> HttpResponse:
+def _done(request: HttpRequest, target: str, run: Callable[[], str]) -> HttpResponse:
     try:
-        done = do(Actor.officer(request.user))
+        messages.success(request, run())
     except REFUSALS as exc:
         messages.error(request, str(exc))
-    else:
-        messages.success(request, done)
-    return redirect("desk:request", request_id=subject_request.pk)
-
-
-def _text(request: HttpRequest, name: str) -> str:
-    return (request.POST.get(name) or "").strip()
+    return redirect(target)
 
 
 @require_POST
 @desk_page(act=True)
 def request_action(request: HttpRequest, request_id: str, action: str) -> HttpResponse:
-    r = get_object_or_404(DataSubjectRequest, pk=request_id)
-    user = request.user
-
-    def approve(actor):
-        execution.approve(r, actor=actor)
-        return "Approved: the systems are at work."
-
-    def deny(actor):
-        closing.deny(r, reason=_text(request, "reason"), actor=actor)
-        return "Denied; the person has been told why."
-
-    def extend(actor):
-        closing.extend(r, reason=_text(request, "reason"), actor=actor)
-        return f"Extended to {r.extended_due_on:%d %B %Y}; the person has been told."
-
-    def assign(actor):
-        target = get_user_model().objects.filter(pk=_text(request, "assignee") or 0, is_active=True).first()
-        actions.assign(r, target, actor=actor)
-        return f"Assigned to {target.username}." if target else "Unassigned."
-
-    def note(actor):
-        actions.add_note(r, _text(request, "text"), author=user, actor=actor)
-        return "Note added."
-
-    def regime(actor):
-        actions.correct_regime(r, _text(request, "regime"), actor=actor)
-        return f"Regime corrected; now due {r.due_on:%d %B %Y}."
-
-    def release(actor):
-        results.release(r, actor=actor, user=user)
-        return "Released: the person has been emailed."
-
-    def reissue(actor):
-        results.reissue(r, actor=actor, user=user)
-        return "A new download has been issued."
-
-    def close(actor):
-        if r.status != Status.REVIEW or r.kind in results.EXPORT_KINDS:
-            raise actions.ActionRefused("Close reviewed rectifications here; release access results instead.")
-        closing.complete(r, actor=actor)
-        return "Closed; the person has been emailed."
-
-    def decide(actor):
-        decisions = {}
-        for index, _item in enumerate(r.changes or []):
-            choice = request.POST.get(f"decision_{index}")
-            if choice in ("accept", "reject"):
-                decisions[index] = (choice == "accept", _text(request, f"reason_{index}"))
-        rectification.decide(r, decisions, actor=actor)
-        return "Corrections decided."
-
-    def keep(actor):
-        system = get_object_or_404(SystemConnection, pk=_text(request, "system"))
-        erasure.add_exception(r, system, ground=_text(request, "ground"), reason=_text(request, "reason"),
-                              actor=actor, user=user)
-        return f"The data in {system.name} will be kept."
-
-    def withhold(actor):
-        job = get_object_or_404(ConnectorJob, pk=_text(request, "job"), request=r)
-        index = _text(request, "record")
-        results.withhold(r, job, category=_text(request, "category"), reason=_text(request, "reason"),
-                         record_index=int(index) if index.isdigit() else None, actor=actor, user=user)
-        return "Withheld from the bundle."
-
-    handlers = {f.__name__: f for f in (approve, deny, extend, assign, note, regime, release, reissue, close,
-                                        decide, keep, withhold)}
-    if action not in handlers:
-        return HttpResponse("Unknown action.", status=404)
-    return _act(request, r, handlers[action])
+    subject_request = get_object_or_404(DataSubjectRequest, pk=request_id)
+    if action not in dispatch.REQUEST_ACTIONS:
+        raise Http404("Unknown action.")
+    return _done(request, reverse("desk:request", args=[subject_request.pk]),
+                 lambda: dispatch.run_request_action(action, subject_request, request.POST, request.user))
 
 
 @require_POST
 @desk_page(act=True)
 def job_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
     job = get_object_or_404(ConnectorJob.objects.select_related("request", "system"), pk=job_id)
-
-    def retry(actor):
-        if not execution.retry_job(job, actor=actor):
-            raise actions.ActionRefused("Only a failed job can be retried.")
-        return f"{job.system.name}: queued again."
-
-    def skip(actor):
-        actions.skip_job(job, reason=_text(request, "reason"), actor=actor)
-        return f"{job.system.name}: skipped."
-
-    def complete(actor):
-        upload = request.FILES.get("file")
-        documents = [actions.document_record(upload.name, upload.read(), upload.content_type)] if upload else None
-        affected = _text(request, "affected")
-        actions.complete_task(job, note=_text(request, "note"), actor=actor, documents=documents,
-                              affected=int(affected) if affected.isdigit() else 0)
-        return f"{job.system.name}: done."
-
-    handlers = {"retry": retry, "skip": skip, "complete": complete}
-    if action not in handlers:
-        return HttpResponse("Unknown action.", status=404)
-    return _act(request, job.request, handlers[action])
+    if action not in dispatch.JOB_ACTIONS:
+        raise Http404("Unknown action.")
+    return _done(request, reverse("desk:request", args=[job.request_id]),
+                 lambda: dispatch.run_job_action(action, job, request.POST, request.user, files=request.FILES))
 
 
 @require_POST
 @desk_page(act=True)
 def bulk_action(request: HttpRequest) -> HttpResponse:
-    ids = request.POST.getlist("selected")
-    chosen = DataSubjectRequest.objects.filter(pk__in=ids[:500])
-    actor = Actor.officer(request.user)
-    action = request.POST.get("action")
-    if action == "approve":
-        done, refused = 0, 0
-        for item in chosen:
-            try:
-                done += execution.approve(item, actor=actor)
-            except REFUSALS:
-                refused += 1
-        messages.success(request, f"{done} approved" + (f", {refused} could not be" if refused else "") + ".")
-    elif action == "assign":
-        target = get_user_model().objects.filter(pk=request.POST.get("assignee") or 0, is_active=True).first()
-        for item in chosen:
-            actions.assign(item, target, actor=actor)
-        messages.success(request, f"{chosen.count()} assigned to {target.username if target else 'no one'}.")
-    else:
-        messages.error(request, "Choose an action.")
     target = request.POST.get("next") or ""
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = "desk:queue"
-    return redirect(target)
+        target = reverse("desk:queue")
+    action = request.POST.get("action") or ""
+    if action not in ("approve", "assign"):
+        messages.error(request, "Choose an action.")
+        return redirect(target)
+
+    def run() -> str:
+        counts = dispatch.run_bulk(action, request.POST.getlist("selected"), request.POST, request.user)
+        verb = "approved" if action == "approve" else "assigned"
+        return f"{counts['done']} {verb}" + (f", {counts['refused']} could not be" if counts["refused"] else "") + "."
+
+    return _done(request, target, run)
 
 
 @desk_page()

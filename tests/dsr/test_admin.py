@@ -20,9 +20,9 @@ def test_demo_data_loads_once_with_a_valid_audit_chain(capsys):
     call_command("verify_audit")
 
 
-def test_an_officer_sees_requests_and_the_audit_trail_read_only_in_the_admin(client):
+def test_an_officer_sees_requests_and_the_audit_trail_read_only_in_the_admin(client, desk_login):
     call_command("load_demo")
-    assert client.login(username="officer", password="demo-officer-pass")
+    desk_login("administrator")
     listing = client.get("/admin/dsr/datasubjectrequest/")
     assert listing.status_code == 200
     request = DataSubjectRequest.objects.get(identifiers__isnull=False, kind="erasure")
@@ -35,10 +35,8 @@ def test_an_officer_sees_requests_and_the_audit_trail_read_only_in_the_admin(cli
 
 
 def test_officers_release_results_and_find_the_certificate_from_the_admin(
-    client, django_capture_on_commit_callbacks
+    client, desk_login, django_capture_on_commit_callbacks
 ):
-    from django.contrib.auth import get_user_model
-
     from connectors.memory import MemoryConnector
     from dsr import execution
     from dsr.audit import Actor
@@ -56,8 +54,7 @@ def test_officers_release_results_and_find_the_certificate_from_the_admin(
     with django_capture_on_commit_callbacks(execute=True):
         execution.approve(access, actor=Actor.scheduler())
         execution.approve(erasure, actor=Actor.scheduler())
-    officer = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
-    client.force_login(officer)
+    desk_login("administrator")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/admin/dsr/datasubjectrequest/",
@@ -72,9 +69,7 @@ def test_officers_release_results_and_find_the_certificate_from_the_admin(
     MemoryConnector.reset()
 
 
-def test_the_admin_shows_a_preview_of_the_results_for_review(client, django_capture_on_commit_callbacks):
-    from django.contrib.auth import get_user_model
-
+def test_the_admin_shows_a_preview_of_the_results_for_review(client, desk_login, django_capture_on_commit_callbacks):
     from connectors.memory import MemoryConnector
     from dsr import execution
     from dsr.audit import Actor
@@ -89,7 +84,19 @@ def test_the_admin_shows_a_preview_of_the_results_for_review(client, django_capt
     access = RequestFactory(kind="access", status=Status.VERIFIED, identifiers={"email": "a@example.com"})
     with django_capture_on_commit_callbacks(execute=True):
         execution.approve(access, actor=Actor.scheduler())
-    client.force_login(get_user_model().objects.create_superuser("boss", "boss@example.com", "pw"))
+    desk_login("administrator")
     page = client.get(f"/admin/dsr/datasubjectrequest/{access.pk}/change/").content.decode()
     assert "profile: 1" in page and "gold" in page
     MemoryConnector.reset()
+
+
+def test_the_admin_needs_the_second_factor_and_the_administrator_role(client, desk_login):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_superuser("nofactor", "n@example.com", "pw")
+    client.force_login(user)  # a password alone
+    assert client.get("/admin/dsr/datasubjectrequest/").status_code == 302
+    desk_login("officer")
+    assert client.get("/admin/dsr/datasubjectrequest/").status_code == 302
+    desk_login("administrator", username="admin2")
+    assert client.get("/admin/dsr/datasubjectrequest/").status_code == 200

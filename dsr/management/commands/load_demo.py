@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             officer = User.objects.create_superuser(DEMO_USERNAME, "officer@example.org", DEMO_PASSWORD)
+            TOTPDevice.objects.create(user=officer, name="demo authenticator", confirmed=True)
             seed_shop()
             for values in [*SHOP_SYSTEMS, marketing_system()]:
                 SystemConnection.objects.create(**values)

@@ -1,0 +1,187 @@
+"""The officer API (``/api/v1/desk/``): the queue and every desk action, for scripts and tools.
+
+Authentication: the desk session (with its verified second factor) or a personal
+token, ``Authorization: Token <key>`` (``manage.py issue_api_token USERNAME``).
+Auditors may read; officers and administrators may act.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..api.errors import error_body
+from ..api.views import ErrorSerializer
+from ..models import AuditEvent, ConnectorJob, DataSubjectRequest
+from . import dispatch
+from .auth import DeskRole, PersonalTokenAuthentication
+from .queries import QueueFilter, days_left, queue, urgency
+
+
+class DeskAPIView(APIView):
+    authentication_classes = [PersonalTokenAuthentication, SessionAuthentication]
+    permission_classes = [DeskRole]
+
+
+class QueueItemSerializer(serializers.ModelSerializer):
+    due_on = serializers.DateField(source="effective_due_on")
+    days_left = serializers.SerializerMethodField()
+    urgency = serializers.SerializerMethodField()
+    assignee = serializers.CharField(source="assignee.username", default=None)
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = ["id", "reference", "kind", "regime", "status", "received_at", "due_on", "days_left",
+                  "urgency", "assignee"]
+
+    def get_days_left(self, obj) -> int:
+        return days_left(obj)
+
+    def get_urgency(self, obj) -> str:
+        return urgency(obj)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    system = serializers.CharField(source="system.name")
+
+    class Meta:
+        model = ConnectorJob
+        fields = ["id", "system", "action", "phase", "status", "attempts", "found", "affected", "error",
+                  "result", "export_records", "created_at", "finished_at"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ["seq", "created_at", "actor_type", "actor_id", "verb", "details"]
+
+
+class RequestDetailSerializer(QueueItemSerializer):
+    email = serializers.CharField()
+    identifiers = serializers.JSONField()
+    changes = serializers.JSONField()
+    jobs = JobSerializer(many=True)
+    events = EventSerializer(many=True, source="audit_events")
+    notes = serializers.SerializerMethodField()
+
+    class Meta(QueueItemSerializer.Meta):
+        fields = [*QueueItemSerializer.Meta.fields, "email", "identifiers", "requester_type", "changes",
+                  "verified_at", "original_due_on", "extended_due_on", "extension_reason", "acknowledge_by",
+                  "acknowledged_at", "closed_at", "outcome", "denial_reason", "jobs", "events", "notes"]
+
+    original_due_on = serializers.DateField(source="due_on")
+
+    def get_notes(self, obj) -> list[dict]:
+        return [{"author": n.author.username if n.author else None, "text": n.text, "created_at": n.created_at}
+                for n in obj.notes.select_related("author")]
+
+
+ACTION_INPUT = inline_serializer("DeskActionInput", {
+    "reason": serializers.CharField(required=False, help_text="deny, extend, keep, withhold, skip"),
+    "assignee": serializers.IntegerField(required=False, allow_null=True, help_text="assign: a user id"),
+    "text": serializers.CharField(required=False, help_text="note"),
+    "regime": serializers.CharField(required=False, help_text="regime"),
+    "decisions": serializers.ListField(child=serializers.DictField(), required=False,
+                                       help_text='decide: [{"index": 1, "accept": true, "reason": ""}]'),
+    "system": serializers.UUIDField(required=False, help_text="keep"),
+    "ground": serializers.CharField(required=False, help_text="keep: an Art. 17(3) ground"),
+    "job": serializers.UUIDField(required=False, help_text="withhold"),
+    "category": serializers.CharField(required=False, help_text="withhold"),
+    "record": serializers.IntegerField(required=False, help_text="withhold: one record's index"),
+    "note": serializers.CharField(required=False, help_text="complete a job"),
+    "affected": serializers.IntegerField(required=False, help_text="complete a job"),
+})
+ACTION_OUTPUT = inline_serializer("DeskActionResult", {
+    "detail": serializers.CharField(), "status": serializers.CharField()})
+
+
+def _payload(request: Request) -> dict:
+    return request.data if isinstance(request.data, dict) else {}
+
+
+class QueueView(DeskAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter(n, str, required=False) for n in
+                    ("status", "kind", "regime", "assignee", "overdue", "due_within", "q", "sort", "open")]
+        + [OpenApiParameter("limit", int, required=False), OpenApiParameter("offset", int, required=False)],
+        responses={200: QueueItemSerializer(many=True), 400: ErrorSerializer, 401: ErrorSerializer},
+        summary="The queue, filtered and sorted (due date first by default)",
+    )
+    def get(self, request: Request) -> Response:
+        f, errors = QueueFilter.from_params(request.query_params)
+        if errors:
+            return Response(error_body("invalid", "Some filters are not valid.", {k: [v] for k, v in errors.items()}), 400)
+        paginator = LimitOffsetPagination()
+        paginator.default_limit, paginator.max_limit = 50, 500
+        page = paginator.paginate_queryset(queue(f, user=request.user), request, view=self)
+        return paginator.get_paginated_response(QueueItemSerializer(page, many=True).data)
+
+
+class RequestView(DeskAPIView):
+    @extend_schema(responses={200: RequestDetailSerializer, 404: ErrorSerializer}, summary="One request, in full")
+    def get(self, request: Request, request_id: str) -> Response:
+        subject_request = get_object_or_404(DataSubjectRequest.objects.select_related("assignee"), pk=request_id)
+        return Response(RequestDetailSerializer(subject_request).data)
+
+
+class RequestActionView(DeskAPIView):
+    @extend_schema(request=ACTION_INPUT, responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 403: ErrorSerializer,
+                                                    404: ErrorSerializer, 409: ErrorSerializer},
+                   summary="An action on a request: approve, deny, extend, assign, note, regime, release, "
+                   "reissue, close, complete, decide, keep, withhold")
+    def post(self, request: Request, request_id: str, action: str) -> Response:
+        subject_request = get_object_or_404(DataSubjectRequest, pk=request_id)
+        try:
+            detail = dispatch.run_request_action(action, subject_request, _payload(request), request.user)
+        except dispatch.REFUSALS as exc:
+            return Response(error_body("refused", str(exc)), status=409)
+        subject_request.refresh_from_db()
+        return Response({"detail": detail, "status": subject_request.status})
+
+
+class JobActionView(DeskAPIView):
+    @extend_schema(request=ACTION_INPUT, responses={200: ACTION_OUTPUT, 403: ErrorSerializer,
+                                                    404: ErrorSerializer, 409: ErrorSerializer},
+                   summary="An action on a job: retry, skip, complete")
+    def post(self, request: Request, job_id: str, action: str) -> Response:
+        job = get_object_or_404(ConnectorJob.objects.select_related("request", "system"), pk=job_id)
+        try:
+            detail = dispatch.run_job_action(action, job, _payload(request), request.user, files=request.FILES)
+        except dispatch.REFUSALS as exc:
+            return Response(error_body("refused", str(exc)), status=409)
+        job.refresh_from_db()
+        return Response({"detail": detail, "status": job.status})
+
+
+class BulkView(DeskAPIView):
+    @extend_schema(
+        request=inline_serializer("DeskBulkInput", {
+            "ids": serializers.ListField(child=serializers.UUIDField(), max_length=500),
+            "assignee": serializers.IntegerField(required=False, allow_null=True)}),
+        responses={200: inline_serializer("DeskBulkResult", {"done": serializers.IntegerField(),
+                                                              "refused": serializers.IntegerField()}),
+                   400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        summary="Bulk approve or assign",
+    )
+    def post(self, request: Request, action: str) -> Response:
+        data = _payload(request)
+        ids = data.get("ids")
+        try:
+            ids = [str(uuid.UUID(str(i))) for i in ids] if isinstance(ids, list) else None
+        except ValueError:
+            ids = None
+        if not ids:
+            return Response(error_body("invalid", "Give ids: a list of request ids.", {"ids": ["A list of ids."]}), 400)
+        try:
+            counts = dispatch.run_bulk(action, ids, data, request.user)
+        except dispatch.REFUSALS as exc:
+            return Response(error_body("refused", str(exc)), status=409)
+        return Response(counts)

@@ -1,0 +1,215 @@
+"""Every officer action by name, shared by the desk pages (form data) and the officer API (JSON).
+
+Each handler takes the request (or job), the submitted data and the acting user,
+calls the one service that owns the change, and returns a sentence for the officer.
+A refusal raises one of ``REFUSALS`` with a message to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.http import Http404
+
+from .. import closing, erasure, execution, rectification, results
+from ..audit import Actor
+from ..lifecycle import InvalidTransition
+from ..models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
+from . import actions
+
+REFUSALS = (
+    InvalidTransition,
+    execution.NotReadyToApprove,
+    rectification.DecisionRefused,
+    erasure.ExceptionRefused,
+    results.NotReady,
+    closing.CannotClose,
+    actions.ActionRefused,
+)
+
+Handler = Callable[[DataSubjectRequest, Mapping[str, Any], Any, Actor], str]
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    return str(value).strip() if value is not None else ""
+
+
+def _user(data: Mapping[str, Any], name: str = "assignee") -> Any:
+    value = _text(data, name)
+    if not value:
+        return None
+    if not value.isdigit():
+        raise actions.ActionRefused(f"{name} must be a user id.")
+    user = get_user_model().objects.filter(pk=int(value), is_active=True).first()
+    if user is None:
+        raise actions.ActionRefused(f"No active user {value}.")
+    return user
+
+
+def approve(r, data, user, actor):
+    execution.approve(r, actor=actor)
+    return "Approved: the systems are at work."
+
+
+def deny(r, data, user, actor):
+    closing.deny(r, reason=_text(data, "reason"), actor=actor)
+    return "Denied; the person has been told why."
+
+
+def extend(r, data, user, actor):
+    closing.extend(r, reason=_text(data, "reason"), actor=actor)
+    return f"Extended to {r.extended_due_on:%d %B %Y}; the person has been told."
+
+
+def assign(r, data, user, actor):
+    target = _user(data)
+    actions.assign(r, target, actor=actor)
+    return f"Assigned to {target.username}." if target else "Unassigned."
+
+
+def note(r, data, user, actor):
+    actions.add_note(r, _text(data, "text"), author=user, actor=actor)
+    return "Note added."
+
+
+def regime(r, data, user, actor):
+    actions.correct_regime(r, _text(data, "regime"), actor=actor)
+    return f"Regime corrected; now due {r.due_on:%d %B %Y}."
+
+
+def release(r, data, user, actor):
+    results.release(r, actor=actor, user=user)
+    return "Released: the person has been emailed."
+
+
+def reissue(r, data, user, actor):
+    results.reissue(r, actor=actor, user=user)
+    return "A new download has been issued."
+
+
+def close(r, data, user, actor):
+    if r.status != Status.REVIEW or r.kind in results.EXPORT_KINDS:
+        raise actions.ActionRefused("Close reviewed rectifications here; release access results instead.")
+    closing.complete(r, actor=actor)
+    return "Closed; the person has been emailed."
+
+
+def complete(r, data, user, actor):
+    """Finish a reviewed request, whatever its kind: release a bundle, or close."""
+    return (release if r.kind in results.EXPORT_KINDS else close)(r, data, user, actor)
+
+
+def decide(r, data, user, actor):
+    decisions: dict[int, tuple[bool, str]] = {}
+    listed = data.get("decisions")
+    if isinstance(listed, list):  # the API: [{"index": 1, "accept": true, "reason": ""}]
+        for item in listed:
+            if not isinstance(item, Mapping) or not str(item.get("index", "")).isdigit():
+                raise actions.ActionRefused("Each decision needs an index (from 1) and accept true/false.")
+            decisions[int(item["index"]) - 1] = (bool(item.get("accept")), str(item.get("reason") or ""))
+    else:  # the page: decision_<i> = accept|reject, reason_<i>
+        for index, _item in enumerate(r.changes or []):
+            choice = data.get(f"decision_{index}")
+            if choice in ("accept", "reject"):
+                decisions[index] = (choice == "accept", _text(data, f"reason_{index}"))
+    rectification.decide(r, decisions, actor=actor)
+    return "Corrections decided."
+
+
+def keep(r, data, user, actor):
+    system = SystemConnection.objects.filter(pk=_uuid(data, "system")).first()
+    if system is None:
+        raise actions.ActionRefused("Choose a connected system.")
+    erasure.add_exception(r, system, ground=_text(data, "ground"), reason=_text(data, "reason"),
+                          actor=actor, user=user)
+    return f"The data in {system.name} will be kept."
+
+
+def withhold(r, data, user, actor):
+    job = ConnectorJob.objects.filter(pk=_uuid(data, "job"), request=r).first()
+    if job is None:
+        raise actions.ActionRefused("Choose one of this request's export jobs.")
+    index = _text(data, "record")
+    if index and not index.isdigit():
+        raise actions.ActionRefused("A record number is a whole number.")
+    results.withhold(r, job, category=_text(data, "category"), reason=_text(data, "reason"),
+                     record_index=int(index) if index else None, actor=actor, user=user)
+    return "Withheld from the bundle."
+
+
+def _uuid(data: Mapping[str, Any], name: str) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(_text(data, name)))
+    except ValueError:
+        return None
+
+
+REQUEST_ACTIONS: dict[str, Handler] = {
+    f.__name__: f
+    for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold)
+}
+
+
+def retry(job, data, user, actor):
+    if not execution.retry_job(job, actor=actor):
+        raise actions.ActionRefused("Only a failed job can be retried.")
+    return f"{job.system.name}: queued again."
+
+
+def skip(job, data, user, actor):
+    actions.skip_job(job, reason=_text(data, "reason"), actor=actor)
+    return f"{job.system.name}: skipped."
+
+
+def complete_task(job, data, user, actor, files: Any = None):
+    upload = files.get("file") if files else None
+    documents = [actions.document_record(upload.name, upload.read(), upload.content_type)] if upload else None
+    affected = _text(data, "affected")
+    actions.complete_task(job, note=_text(data, "note"), actor=actor, documents=documents,
+                          affected=int(affected) if affected.isdigit() else 0)
+    return f"{job.system.name}: done."
+
+
+JOB_ACTIONS = {"retry": retry, "skip": skip, "complete": complete_task}
+
+
+def run_request_action(name: str, r: DataSubjectRequest, data: Mapping[str, Any], user: Any) -> str:
+    handler = REQUEST_ACTIONS.get(name)
+    if handler is None:
+        raise Http404("Unknown action.")
+    return handler(r, data, user, Actor.officer(user))
+
+
+def run_job_action(name: str, job: ConnectorJob, data: Mapping[str, Any], user: Any, files: Any = None) -> str:
+    handler = JOB_ACTIONS.get(name)
+    if handler is None:
+        raise Http404("Unknown action.")
+    if name == "complete":
+        return complete_task(job, data, user, Actor.officer(user), files=files)
+    return handler(job, data, user, Actor.officer(user))
+
+
+def run_bulk(name: str, ids: list[str], data: Mapping[str, Any], user: Any) -> dict[str, int]:
+    chosen = DataSubjectRequest.objects.filter(pk__in=ids[:500])
+    actor = Actor.officer(user)
+    if name == "approve":
+        done = refused = 0
+        for item in chosen:
+            try:
+                done += execution.approve(item, actor=actor)
+            except REFUSALS:
+                refused += 1
+        return {"done": done, "refused": refused}
+    if name == "assign":
+        target = _user(data)
+        count = 0
+        for item in chosen:
+            actions.assign(item, target, actor=actor)
+            count += 1
+        return {"done": count, "refused": 0}
+    raise Http404("Unknown bulk action.")
