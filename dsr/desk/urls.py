@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from . import views
+from . import report_views, views
 
 app_name = "desk"
 
@@ -10,6 +10,10 @@ urlpatterns = [
     path("login/", views.DeskLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(next_page="desk:login"), name="logout"),
     path("bulk/", views.bulk_action, name="bulk"),
+    path("reports/", report_views.dashboard, name="reports"),
+    path("reports/ccpa/", report_views.ccpa_metrics, name="ccpa-metrics"),
+    path("reports/ccpa.csv", report_views.ccpa_metrics_csv, name="ccpa-metrics-csv"),
+    path("reports/requests.csv", report_views.request_records_csv, name="request-records-csv"),
     path("requests/<uuid:request_id>/", views.request_page, name="request"),
     path("requests/<uuid:request_id>/progress/", views.progress_fragment, name="progress"),
     path("requests/<uuid:request_id>/certificate/", views.certificate, name="certificate"),

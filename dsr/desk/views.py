@@ -73,13 +73,18 @@ def queue_page(request: HttpRequest) -> HttpResponse:
         size = 50
     size = size if size in PAGE_SIZES else 50
     page = Paginator(queue(f, user=request.user), size).get_page(request.GET.get("page"))
-    rows = [{"r": r, "days_left": days_left(r), "urgency": urgency(r)} for r in page.object_list]
+    labels = dict(Status.choices)
+    rows = [
+        {"r": r, "days_left": days_left(r), "urgency": urgency(r), "status": labels[r.status]}
+        for r in page.object_list
+    ]
     query = params.copy()
     query.pop("page", None)
     return render(request, "desk/queue.html", {
         "page": page, "rows": rows, "f": f, "errors": errors, "size": size, "sizes": PAGE_SIZES,
         "statuses": Status.choices, "kinds": Kind.choices, "regimes": Regime.choices,
         "officers": officers(), "query": query.urlencode(), "can_act": request.desk_role in CAN_ACT,
+        "request_prefix": reverse("desk:queue") + "requests/",
     }, status=400 if errors else 200)
 
 
