@@ -35,7 +35,6 @@ from django.utils import timezone
 
 from ..models import (
     OPEN_STATUSES,
-    TERMINAL_STATUSES,
     ConnectorJob,
     DataSubjectRequest,
     JobStatus,
