@@ -105,6 +105,38 @@ def record(
     return event
 
 
+def record_many(verb: str, entries: list[tuple[Any, dict[str, Any]]], *, actor: Actor) -> None:
+    """Append one event per (request id, details) under a single lock of the chain head.
+
+    The same chain as :func:`record`, in one insert instead of three queries per event,
+    for sweeps that touch thousands of requests. Joins the caller's transaction.
+    """
+    if not entries:
+        return
+    for _, details in entries:
+        _check_details(details)
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        seq, prev_hash, now = head.seq, head.hash, timezone.now()
+        events = []
+        for request_id, details in entries:
+            seq += 1
+            event = AuditEvent(
+                seq=seq,
+                created_at=now,
+                actor_type=actor.type,
+                actor_id=actor.id,
+                verb=verb,
+                request_id=request_id,
+                details=json.loads(json.dumps(details, default=str)),
+                prev_hash=prev_hash,
+            )
+            event.hash = prev_hash = compute_hash(prev_hash, event)
+            events.append(event)
+        AuditEvent.objects.bulk_create(events, batch_size=1000)
+        AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
+
+
 @dataclass(frozen=True)
 class ChainFault:
     seq: int

@@ -102,8 +102,10 @@ def extend(request: DataSubjectRequest, *, reason: str, actor: Actor) -> bool:
     if new_date <= request.due_on:
         raise CannotClose(f"The {request.get_regime_display()} allows no extension.")
     with transaction.atomic():
+        # Reminders count down to the new date: forget those sent for the old one.
+        kept = [m for m in request.reminders_sent or [] if not m.startswith(("due:", "overdue"))]
         updated = DataSubjectRequest.objects.filter(pk=request.pk, extended_due_on__isnull=True).update(
-            extended_due_on=new_date, extension_reason=reason.strip()
+            extended_due_on=new_date, extension_reason=reason.strip(), reminders_sent=kept
         )
         if not updated:
             return False

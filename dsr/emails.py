@@ -13,8 +13,8 @@ def absolute(path: str) -> str:
     return f"{settings.DSR_PUBLIC_URL}{path}"
 
 
-def send(template: str, *, to: str, context: dict[str, Any]) -> None:
-    """Render ``emails/<template>.{subject.txt,txt,html}`` and send it.
+def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Render ``emails/<template>.{subject.txt,txt,html}``: (subject, text, html).
 
     The subject is collapsed to one line, so nothing a person typed can add a header.
     """
@@ -22,6 +22,14 @@ def send(template: str, *, to: str, context: dict[str, Any]) -> None:
     subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(subject[:200], text, settings.DEFAULT_FROM_EMAIL, [to])
+    return subject[:200], text, html
+
+
+def deliver(to: str, subject: str, text: str, html: str) -> None:
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
     message.attach_alternative(html, "text/html")
     message.send()
+
+
+def send(template: str, *, to: str, context: dict[str, Any]) -> None:
+    deliver(to, *render(template, context))

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .fields import EncryptedJSONField
@@ -58,6 +59,8 @@ class Status(models.TextChoices):
 
 TERMINAL_STATUSES = frozenset({Status.COMPLETED, Status.DENIED, Status.CANCELLED, Status.EXPIRED})
 OPEN_STATUSES = frozenset(set(Status) - TERMINAL_STATUSES)
+# The same set in a fixed order, so the queue's filter matches its partial index exactly.
+OPEN_STATUS_LIST = sorted(s.value for s in OPEN_STATUSES)
 
 
 class RequesterType(models.TextChoices):
@@ -97,6 +100,7 @@ class DataSubjectRequest(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True, help_text="identifiers removed after retention")
     notified_recipients = models.JSONField(default=list, blank=True, help_text="Art. 19 notifications")
+    reminders_sent = models.JSONField(default=list, blank=True, help_text="deadline reminders sent")
     outcome = models.CharField(max_length=32, blank=True)
     denial_reason = models.TextField(blank=True)
     assignee = models.ForeignKey(
@@ -111,6 +115,13 @@ class DataSubjectRequest(models.Model):
         ordering = ["due_on", "received_at"]
         indexes = [
             models.Index(fields=["status", "due_on"], name="dsr_status_due"),
+            # The open queue, in due-date order: what officers look at all day.
+            models.Index(
+                Coalesce("extended_due_on", "due_on"),
+                "received_at",
+                name="dsr_open_by_due",
+                condition=models.Q(status__in=OPEN_STATUS_LIST),
+            ),
             models.Index(fields=["email_hash", "kind", "status"], name="dsr_email_kind_status"),
         ]
 

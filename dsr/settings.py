@@ -379,4 +379,5 @@ CELERY_BEAT_SCHEDULE = {
     "purge-retained": {"task": "dsr.tasks.purge_retained", "schedule": 86400.0},
     "expire-unverified": {"task": "dsr.tasks.expire_unverified", "schedule": 3600.0},
     "resend-unacknowledged": {"task": "dsr.tasks.resend_unacknowledged", "schedule": 600.0},
+    "watch-deadlines": {"task": "dsr.tasks.watch_deadlines", "schedule": 3600.0},
 }

@@ -226,3 +226,16 @@ def send_download_code(request_id: str) -> None:
     issued = verification.issue_code(request, purpose="download")
     emails.send("download_code", to=request.email,
                 context={"request": request, "code": issued.code, "ttl_minutes": settings.DSR_CODE_TTL_MINUTES})
+
+
+@shared_task
+def watch_deadlines() -> int:
+    from .watch import remind
+
+    return remind()
+
+
+@mail_task()
+def deliver(to: str, subject: str, text: str, html: str) -> None:
+    """Send an already rendered email, retrying while the mail server is away."""
+    emails.deliver(to, subject, text, html)

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..crypto import identifier_hash
-from ..models import OPEN_STATUSES, DataSubjectRequest, Kind, Regime, Status
+from ..models import OPEN_STATUS_LIST, OPEN_STATUSES, DataSubjectRequest, Kind, Regime, Status
 
 SORTS = {
     "due": ("due_by", "received_at"),
@@ -68,11 +68,11 @@ class QueueFilter:
 
 def queue(f: QueueFilter, *, user: Any) -> QuerySet[DataSubjectRequest]:
     today = timezone.localdate()
-    rows = DataSubjectRequest.objects.annotate(due_by=Coalesce(F("extended_due_on"), F("due_on")))
+    rows = DataSubjectRequest.objects.annotate(due_by=Coalesce("extended_due_on", "due_on"))
     if f.status:
         rows = rows.filter(status=f.status)
     elif f.open_only or f.overdue or f.due_within is not None:
-        rows = rows.filter(status__in=OPEN_STATUSES)
+        rows = rows.filter(status__in=OPEN_STATUS_LIST)
     if f.kind:
         rows = rows.filter(kind=f.kind)
     if f.regime:
