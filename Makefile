@@ -15,7 +15,7 @@ ARGS   ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test clean totp
+.PHONY: help venv run test clean totp bench
 
 help: ## Show this help
 	@echo "Usage: make <target> [ARGS='...']"
@@ -58,6 +58,9 @@ run: $(STAMP) ## Run web + Celery worker + beat (Ctrl-C stops all three)
 	@echo "=================================================================="
 	@echo
 	$(VENV)/bin/honcho start -f Procfile.dev
+
+bench: $(STAMP) ## Run the benchmarks against the local PostgreSQL and Redis; prints one table each
+	$(PY) bench/run_all.py
 
 totp: export DEBUG := true
 totp: $(STAMP) ## Print the demo officer's current TOTP code (demo and development only)

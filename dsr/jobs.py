@@ -8,9 +8,12 @@ again. Results are recorded only while the claim still holds.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -44,6 +47,35 @@ class Outcome:
 def build_connector(system: SystemConnection) -> Connector:
     cls = registry.load(system.connector)
     return cls(name=system.name, config=system.config, secrets=system.secrets or {})
+
+
+# A worker process keeps one connector per system, so its database connection is reused
+# from job to job instead of opened for each. Any change to the system makes a new one.
+_CONNECTORS: dict[Any, Connector] = {}
+
+
+def _fingerprint(system: SystemConnection) -> Any:
+    return (system.pk, system.connector, json.dumps(system.config, sort_keys=True, default=str),
+            json.dumps(system.secrets or {}, sort_keys=True))
+
+
+@contextmanager
+def connector_for(system: SystemConnection) -> Iterator[Connector]:
+    """The process's connector for ``system``; dropped (and closed) if a job fails with it."""
+    key = _fingerprint(system)
+    connector = _CONNECTORS.get(key)
+    if connector is None:
+        for stale in [k for k in _CONNECTORS if k[0] == system.pk]:
+            _CONNECTORS.pop(stale).close()
+        connector = _CONNECTORS[key] = build_connector(system)
+    try:
+        yield connector
+    except Deferred:
+        raise  # the system will answer later: nothing wrong with the connector
+    except BaseException:
+        _CONNECTORS.pop(key, None)
+        connector.close()  # a broken connection must not serve the next job
+        raise
 
 
 def subject_for(job: ConnectorJob) -> Subject:
@@ -122,8 +154,7 @@ def run(job_id: str) -> str | None:
     if job.action == Action.ERASE and _batches(job.system):
         return run_erase_batch(job)
     try:
-        connector = build_connector(job.system)
-        with connector:
+        with connector_for(job.system) as connector:
             outcome = _perform(connector, job)
     except Deferred as waiting:
         return _settle(job, JobStatus.WAITING, result={"waiting": waiting.message})
@@ -180,7 +211,7 @@ def run_erase_batch(first: ConnectorJob) -> str | None:
     batch = [first, *_claim_more(first)]
     subjects = {str(job.request_id): subject_for(job) for job in batch}
     try:
-        with build_connector(first.system) as connector:
+        with connector_for(first.system) as connector:
             receipts = connector.erase_many(list(subjects.values()))
             outcomes: dict[str, Outcome | ConnectorError] = {}
             for request_id, subject in subjects.items():

@@ -1,0 +1,121 @@
+"""Shared pieces of the benchmarks: a scratch database, the product's processes, timing.
+
+Benchmarks run the real product (gunicorn serving the API, Celery workers on Redis,
+PostgreSQL) on this machine, and measure a floor for the same work in the same run.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PG = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
+
+
+def product_env(database: str, **extra: str) -> dict[str, str]:
+    """One environment for the benchmark process, the web server and the workers."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{PG}/{database}",
+        "REDIS_URL": REDIS,
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "DSR_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"b" * 32).decode(),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "SECURE_SSL_REDIRECT": "false",
+        "DSR_VAR_DIR": str(ROOT / "var" / "bench"),
+        "DJANGO_SETTINGS_MODULE": "dsr.settings",
+        "LOG_LEVEL": "WARNING",
+        "DSR_RETRY_BASE_SECONDS": "0.5",
+        **extra,
+    }
+    env.pop("DSR_TESTING", None)
+    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    return env
+
+
+def recreate_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_setup(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+@contextmanager
+def processes(*commands: list[str], env: dict[str, str], ready: float = 3.0):
+    """Start the product's processes (each in its own group) and stop them afterwards."""
+    started = [
+        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+        for cmd in commands
+    ]
+    time.sleep(ready)
+    try:
+        yield started
+    finally:
+        for process in started:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for process in started:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def gunicorn(port: int, workers: int = 2) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "dsr.wsgi:application", "-b", f"127.0.0.1:{port}",
+            "-w", str(workers), "--log-level", "warning"]
+
+
+def celery_worker(concurrency: int = 2) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "dsr", "worker", "-l", "warning",
+            f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    line = " | ".join(h.ljust(w) for h, w in zip(header, widths))
+    out = [f"\n{title}", line, "-+-".join("-" * w for w in widths)]
+    out += [" | ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(out)
