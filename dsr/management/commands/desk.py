@@ -17,19 +17,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from dsr import closing, erasure, execution, rectification, results
-from dsr.audit import Actor
-from dsr.lifecycle import InvalidTransition
-from dsr.models import DataSubjectRequest, Status, SystemConnection
+from dsr.desk import dispatch
+from dsr.models import DataSubjectRequest, SystemConnection
 
-REFUSALS = (
-    InvalidTransition,
-    execution.NotReadyToApprove,
-    rectification.DecisionRefused,
-    erasure.ExceptionRefused,
-    results.NotReady,
-    closing.CannotClose,
-)
+ACTIONS = ("approve", "decide", "keep", "withhold", "release", "reissue", "close", "deny", "extend")
 
 
 class Command(BaseCommand):
@@ -37,7 +28,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        for name in ("approve", "decide", "keep", "withhold", "release", "reissue", "close", "deny", "extend"):
+        for name in ACTIONS:
             p = sub.add_parser(name)
             p.add_argument("reference")
             p.add_argument("--officer", required=True, help="the officer's username (recorded in the audit trail)")
@@ -61,68 +52,32 @@ class Command(BaseCommand):
         request = DataSubjectRequest.objects.filter(reference=reference.strip().upper()).first()
         if request is None:
             raise CommandError(f"no request {reference}")
-        actor = Actor.officer(user)
+        data = self._data(request, action, options)
         try:
             with transaction.atomic():
-                message = getattr(self, f"do_{action}")(request, actor, user, options)
-        except REFUSALS as exc:
+                message = dispatch.run_request_action(action, request, data, user)
+        except dispatch.REFUSALS as exc:
             raise CommandError(str(exc)) from exc
         request.refresh_from_db()
         self.stdout.write(f"{request.reference}: {message} (now {request.get_status_display().lower()})")
 
-    def do_approve(self, request, actor, user, options):
-        execution.approve(request, actor=actor)
-        return "approved"
-
-    def do_decide(self, request, actor, user, options):
-        decisions = {n - 1: (True, "") for n in options["accept"]}
-        for number, reason in options["reject"]:
-            decisions[int(number) - 1] = (False, reason)
-        rectification.decide(request, decisions, actor=actor)
-        return f"{len(decisions)} correction(s) decided"
-
-    def do_keep(self, request, actor, user, options):
-        system = self._system(options["system"])
-        erasure.add_exception(request, system, ground=options["ground"], reason=options["reason"],
-                              actor=actor, user=user)
-        return f"data in {system.name} kept ({options['ground']})"
-
-    def do_withhold(self, request, actor, user, options):
-        system = self._system(options["system"])
-        job = request.jobs.filter(system=system, action="export").first()
-        if job is None:
-            raise CommandError(f"{system.name} has no export for this request")
-        results.withhold(request, job, category=options["category"], record_index=options["record"],
-                         reason=options["reason"], actor=actor, user=user)
-        return f"{options['category']} in {system.name} withheld"
-
-    def do_release(self, request, actor, user, options):
-        item = results.release(request, actor=actor, user=user)
-        return f"bundle released ({item.manifest['total_records']} records, sha256 {item.sha256[:12]}…)"
-
-    def do_reissue(self, request, actor, user, options):
-        item = results.reissue(request, actor=actor, user=user)
-        return f"bundle re-issued, available until {item.expires_at:%Y-%m-%d}"
-
-    def do_close(self, request, actor, user, options):
-        if request.status != Status.REVIEW:
-            raise CommandError("only a request in review can be closed this way")
-        if request.kind in results.EXPORT_KINDS:
-            raise CommandError("an access or portability request is closed by releasing its bundle")
-        closing.complete(request, actor=actor)
-        return "closed"
-
-    def do_deny(self, request, actor, user, options):
-        closing.deny(request, reason=options["reason"], actor=actor)
-        return "denied"
-
-    def do_extend(self, request, actor, user, options):
-        closing.extend(request, reason=options["reason"], actor=actor)
-        request.refresh_from_db()
-        return f"extended to {request.extended_due_on:%Y-%m-%d}"
-
-    def _system(self, name: str) -> SystemConnection:
-        system = SystemConnection.objects.filter(name=name).first()
-        if system is None:
-            raise CommandError(f"no connected system {name!r}")
-        return system
+    def _data(self, request, action, options) -> dict:
+        """The command's options in the shape the desk's dispatcher takes (as the API sends)."""
+        data = {key: options.get(key) for key in ("reason", "ground", "category") if options.get(key)}
+        if options.get("record") is not None:
+            data["record"] = str(options["record"])
+        if options.get("system"):
+            system = SystemConnection.objects.filter(name=options["system"]).first()
+            if system is None:
+                raise CommandError(f"no connected system {options['system']!r}")
+            data["system"] = str(system.pk)
+            if action == "withhold":
+                job = request.jobs.filter(system=system, action="export").first()
+                if job is None:
+                    raise CommandError(f"{system.name} has no export for this request")
+                data["job"] = str(job.pk)
+        if action == "decide":
+            data["decisions"] = [{"index": n, "accept": True} for n in options["accept"]] + [
+                {"index": int(n), "accept": False, "reason": why} for n, why in options["reject"]
+            ]
+        return data
