@@ -424,7 +424,8 @@ class SQLConnector(Connector):
         with self._transaction() as cur:
             self._schema(cur)
             for spec in self.layout.tables:
-                n = len(self._owners(cur, spec, [subject]))  # the same count erase starts from
+                owners = self._owners(cur, spec, [subject])
+                n = len(self._holding(cur, spec, owners))  # the same count erase starts from
                 result.found += n
                 _bump(result.by_category, spec.category, n)
             for kind in self.layout.identity_fields:
@@ -480,8 +481,9 @@ class SQLConnector(Connector):
             changed, after = list(owners), Counter[int]()
         else:
             changed = self._mask(cur, spec, list(owners))
-            after = Counter(self._owners(cur, spec, chunk).values())
-        before, done = Counter(owners.values()), Counter(owners[key] for key in changed)
+            after = Counter(self._holding(cur, spec, self._owners(cur, spec, chunk)).values())
+        # before: the rows that held the person's data, which are the rows changed
+        before = done = Counter(owners[key] for key in changed)
         for i, receipt in enumerate(receipts):
             receipt.affected += done[i]
             _bump(receipt.by_category, spec.category, done[i])
@@ -493,19 +495,39 @@ class SQLConnector(Connector):
             entry["before"] += before[i]
             entry["after"] += after[i]
 
-    def _mask(self, cur: Any, spec: TableSpec, keys: list[Any]) -> list[Any]:
-        """Mask the rows with these keys; returns the keys of the rows that really changed."""
+    def _holding(self, cur: Any, spec: TableSpec, owners: dict[Any, int]) -> dict[Any, int]:
+        """The rows of ``owners`` that still hold the person's data.
+
+        A masked row stays in its table and may still be found by its key (a learned
+        ``customer_id``), but it holds nothing left to erase: only rows the mask would
+        change count, so the check after an erasure finds nothing.
+        """
+        if spec.mode != "mask" or not owners:
+            return owners
+        return {key: owners[key] for key, _ in self._unmasked(cur, spec, list(owners))}
+
+    def _unmasked(
+        self, cur: Any, spec: TableSpec, keys: list[Any], *, lock: bool = False
+    ) -> list[tuple[Any, list[Any]]]:
+        """``(key, masked values)`` of the rows with these keys that the mask would change."""
         d, columns, hash_key = self.dialect, list(spec.mask), self.secrets.get("hash_key", "")
         table, key, names = d.ident(spec.table), d.ident(spec.key), [d.ident(c) for c in columns]
-        changed: list[tuple[Any, list[Any]]] = []
+        unmasked: list[tuple[Any, list[Any]]] = []
         for part in chunked(keys):
             where, params = d.in_list(key, part)
-            select = "SELECT {}, {} FROM {} WHERE {} FOR UPDATE"
+            select = "SELECT {}, {} FROM {} WHERE {}" + (" FOR UPDATE" if lock else "")
             cur.execute(d.sql(select, key, d.join(", ", names), table, where), params)
             for row_key, *old in cur.fetchall():
                 new = [spec.mask[c].apply(o, hash_key) for c, o in zip(columns, old, strict=True)]
                 if not all(map(_same, old, new)):
-                    changed.append((row_key, new))
+                    unmasked.append((row_key, new))
+        return unmasked
+
+    def _mask(self, cur: Any, spec: TableSpec, keys: list[Any]) -> list[Any]:
+        """Mask the rows with these keys; returns the keys of the rows that really changed."""
+        d, columns = self.dialect, list(spec.mask)
+        table, key, names = d.ident(spec.table), d.ident(spec.key), [d.ident(c) for c in columns]
+        changed = self._unmasked(cur, spec, keys, lock=True)
         for part in chunked(changed):
             sets, params = [], []
             for index, (column, name) in enumerate(zip(columns, names, strict=True)):

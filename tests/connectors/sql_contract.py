@@ -353,10 +353,23 @@ class SQLConnectorContract:
         assert again.affected == 0 and again.by_category == {}
         assert again.detail["tables"]["customer"] == {
             "mode": "mask",
-            "before": 1,
-            "after": 1,
-        }  # found by id, already masked
+            "before": 0,
+            "after": 0,
+        }  # found by id, but already masked: nothing held, nothing left
         assert self.snapshot(shop) == state
+
+    def test_locate_after_erase_finds_nothing_though_the_masked_row_keeps_its_id(self, shop, make):
+        # the engine's check after an erasure: the subject now carries the learned customer id
+        connector = make()
+        enriched = ALICE.with_identifiers(connector.locate(ALICE).identifiers)
+        assert enriched.get("customer_id") == "1"
+        connector.erase_many([enriched])
+        residual = connector.locate(enriched)
+        assert residual.found == 0 and residual.by_category == {}
+        assert shop.execute("SELECT count(*) FROM customer WHERE id = 1").fetchone() == (1,)
+        # a row the mask has not reached yet still counts
+        shop.execute("UPDATE customer SET name = 'Alice again' WHERE id = 1")
+        assert connector.locate(enriched).by_category == {"customer": 1}
 
     @pytest.mark.parametrize("chunk", [500, 1])
     def test_erase_many_matches_one_by_one_erasure(self, shop, make, monkeypatch, chunk):
