@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -77,6 +79,64 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + _payload(event)).hexdigest()
 
 
+_pending = threading.local()
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Run the block in a transaction and append its audit events together at its end.
+
+    Events recorded inside the block are chained and inserted in one go just before
+    the commit, so the chain head stays locked only for that moment rather than for
+    the whole transaction, and a request's several events cost three queries, not three
+    each. Nested batches join the outermost one. Don't record events in a savepoint
+    that is rolled back while the rest of the block carries on: they would still be
+    appended.
+    """
+    if getattr(_pending, "events", None) is not None:
+        with transaction.atomic(savepoint=False):
+            yield
+        return
+    _pending.events = []
+    try:
+        with transaction.atomic():
+            yield
+            events, _pending.events = _pending.events, None
+            _append(events)
+    finally:
+        _pending.events = None
+
+
+def _event(verb: str, actor: Actor, request_id: Any, details: dict[str, Any] | None) -> AuditEvent:
+    details = dict(details or {})
+    _check_details(details)
+    return AuditEvent(
+        actor_type=actor.type,
+        actor_id=actor.id,
+        verb=verb,
+        request_id=request_id,
+        details=json.loads(json.dumps(details, default=str)),
+    )
+
+
+def _append(events: list[AuditEvent]) -> None:
+    """Chain ``events`` after the head, in order, and insert them: one lock, three queries."""
+    if not events:
+        return
+    with transaction.atomic(savepoint=False):
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        seq, prev_hash, now = head.seq, head.hash, timezone.now()
+        for event in events:
+            seq += 1
+            event.seq, event.created_at, event.prev_hash = seq, now, prev_hash
+            event.hash = prev_hash = compute_hash(prev_hash, event)
+        if len(events) == 1:
+            events[0].save(force_insert=True)
+        else:
+            AuditEvent.objects.bulk_create(events, batch_size=1000)
+        AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
+
+
 def record(
     verb: str,
     *,
@@ -84,24 +144,17 @@ def record(
     request: DataSubjectRequest | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. Joins the caller's transaction, so it commits or rolls back with it."""
-    details = dict(details or {})
-    _check_details(details)
-    with transaction.atomic():
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-        event = AuditEvent(
-            seq=head.seq + 1,
-            created_at=timezone.now(),
-            actor_type=actor.type,
-            actor_id=actor.id,
-            verb=verb,
-            request=request,
-            details=json.loads(json.dumps(details, default=str)),
-            prev_hash=head.hash,
-        )
-        event.hash = compute_hash(head.hash, event)
-        event.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
+    """Append one event. Joins the caller's transaction, so it commits or rolls back with it.
+
+    Inside :func:`batch` the event is appended with the others at the end of the block
+    (its ``seq`` and ``hash`` are set then).
+    """
+    event = _event(verb, actor, request.pk if request is not None else None, details)
+    pending = getattr(_pending, "events", None)
+    if pending is not None:
+        pending.append(event)
+    else:
+        _append([event])
     return event
 
 
@@ -111,30 +164,12 @@ def record_many(verb: str, entries: list[tuple[Any, dict[str, Any]]], *, actor: 
     The same chain as :func:`record`, in one insert instead of three queries per event,
     for sweeps that touch thousands of requests. Joins the caller's transaction.
     """
-    if not entries:
-        return
-    for _, details in entries:
-        _check_details(details)
-    with transaction.atomic():
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-        seq, prev_hash, now = head.seq, head.hash, timezone.now()
-        events = []
-        for request_id, details in entries:
-            seq += 1
-            event = AuditEvent(
-                seq=seq,
-                created_at=now,
-                actor_type=actor.type,
-                actor_id=actor.id,
-                verb=verb,
-                request_id=request_id,
-                details=json.loads(json.dumps(details, default=str)),
-                prev_hash=prev_hash,
-            )
-            event.hash = prev_hash = compute_hash(prev_hash, event)
-            events.append(event)
-        AuditEvent.objects.bulk_create(events, batch_size=1000)
-        AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
+    events = [_event(verb, actor, request_id, details) for request_id, details in entries]
+    pending = getattr(_pending, "events", None)
+    if pending is not None:
+        pending.extend(events)
+    else:
+        _append(events)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def recipients_to_notify(request: DataSubjectRequest) -> list[dict[str, str]]:
 
 def complete(request: DataSubjectRequest, *, actor: Actor, outcome: str = "completed") -> bool:
     """Close the request as done (or partly done), with what the law asks us to keep and tell."""
-    with transaction.atomic():
+    with audit.batch():
         extra: dict[str, Any] = {"outcome": outcome}
         if request.kind in (Kind.ERASURE, Kind.RECTIFICATION):
             extra["notified_recipients"] = recipients_to_notify(request)

@@ -65,7 +65,7 @@ def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "") -> b
     if request.kind == Kind.RECTIFICATION and request.status == Status.VERIFIED and undecided(request):
         numbers = ", ".join(str(i + 1) for i in undecided(request))
         raise NotReadyToApprove(f"Accept or reject each correction first (undecided: {numbers}).")
-    with transaction.atomic():
+    with audit.batch():
         changed = lifecycle.transition(
             request, Status.APPROVED, actor=actor, details={"reason": reason} if reason else None
         )
@@ -77,7 +77,7 @@ def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "") -> b
 def start(request: DataSubjectRequest, *, actor: Actor) -> list[ConnectorJob]:
     action = KIND_ACTIONS[Kind(request.kind)]
     jobs: list[ConnectorJob] = []
-    with transaction.atomic():
+    with audit.batch():
         for system in SystemConnection.objects.filter(enabled=True):
             if system.identity_source and _supports(system, ConnectorAction.LOCATE):
                 jobs.append(_job(request, system, ConnectorAction.LOCATE, phase=0))
@@ -86,7 +86,8 @@ def start(request: DataSubjectRequest, *, actor: Actor) -> list[ConnectorJob]:
             ):
                 jobs.append(_job(request, system, action, phase=1))
         ConnectorJob.objects.bulk_create(jobs, ignore_conflicts=True)
-        for item in request.exceptions.all():
+        exceptions = list(request.exceptions.all())
+        for item in exceptions:
             job = ConnectorJob.objects.filter(request=request, system=item.system_id, action="erase").first()
             if job is not None:
                 skip_for_exception(job, item)
@@ -96,8 +97,14 @@ def start(request: DataSubjectRequest, *, actor: Actor) -> list[ConnectorJob]:
             actor=actor,
             details={"jobs": len(jobs), "systems": sorted({j.system.name for j in jobs})},
         )
-        request_id = str(request.pk)
-        transaction.on_commit(lambda: advance(request_id))
+        if jobs and not exceptions:
+            # The first phase's jobs are ready: queue them without another look at the request.
+            first = min(j.phase for j in jobs)
+            ready = [str(j.pk) for j in jobs if j.phase == first]
+            transaction.on_commit(lambda: enqueue_jobs(ready))
+        else:
+            request_id = str(request.pk)
+            transaction.on_commit(lambda: advance(request_id))
     return jobs
 
 
@@ -123,7 +130,7 @@ def advance(request_id: str) -> str | None:
 
     Safe to call any number of times; returns the request's status afterwards.
     """
-    with transaction.atomic():
+    with audit.batch():
         request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
         if request is None or request.status != Status.IN_PROGRESS:
             return request.status if request else None

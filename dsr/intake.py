@@ -109,7 +109,7 @@ def submit_request(
     regime = sub.regime or regime_for(sub.country, sub.subdivision)
     received_at = timezone.now()
     email_hash = identifier_hash("email", sub.email)
-    with transaction.atomic():
+    with audit.batch():  # its several audit events in one append, just before the commit
         earlier = (
             DataSubjectRequest.objects.filter(
                 email_hash=email_hash, kind=sub.kind, status__in=OPEN_STATUSES

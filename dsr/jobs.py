@@ -356,7 +356,7 @@ def _settle(
     now = timezone.now()
     if status in TERMINAL_JOB_STATUSES:
         fields["finished_at"] = now
-    with transaction.atomic():
+    with audit.batch():
         changed = ConnectorJob.objects.filter(
             pk=job.pk, status__in=[JobStatus.RUNNING, JobStatus.WAITING], attempts=job.attempts
         ).update(status=status, lease_expires_at=None, updated_at=now, **fields)

@@ -65,26 +65,29 @@ def transition(
     fields = dict(fields or {})
     if target in TERMINAL_STATUSES:
         fields.setdefault("closed_at", timezone.now())
-    with transaction.atomic():
-        current = request.status
-        if not can_transition(current, target):
-            if current == target:
-                return False
-            raise InvalidTransition(request.reference, current, target)
+    current = request.status
+    if not can_transition(current, target):
+        if current == target:
+            return False
+        raise InvalidTransition(request.reference, current, target)
+    # No savepoint: nothing below raises but a database error, which dooms the caller's
+    # transaction anyway; the refusal is raised after the block.
+    with transaction.atomic(savepoint=False):
         changed = DataSubjectRequest.objects.filter(pk=request.pk, status=current).update(
             status=target, updated_at=timezone.now(), **fields
         )
-        if not changed:
-            request.refresh_from_db()
-            if request.status == target:
-                return False
-            raise InvalidTransition(request.reference, request.status, target)
-        audit.record(
-            f"status.{target}",
-            actor=actor,
-            request=request,
-            details={"from": current, "to": target, **(details or {})},
-        )
+        if changed:
+            audit.record(
+                f"status.{target}",
+                actor=actor,
+                request=request,
+                details={"from": current, "to": target, **(details or {})},
+            )
+    if not changed:
+        request.refresh_from_db()
+        if request.status == target:
+            return False
+        raise InvalidTransition(request.reference, request.status, target)
     request.status = target
     for name, value in fields.items():
         setattr(request, name, value)

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from ..intake import Submission, check_submission
-from ..models import DataSubjectRequest, Kind, Regime, RequesterType
+from ..models import DataSubjectRequest, Kind, Regime, RequesterType, Status
 
 
 class ChangeSerializer(serializers.Serializer):
@@ -79,7 +79,11 @@ class RequestCreatedSerializer(serializers.ModelSerializer):
         fields = ["reference", "status", "kind", "regime", "received_at", "due_on", "next_step"]
 
     def get_next_step(self, obj: DataSubjectRequest) -> str:
-        return "We have emailed a 6-digit code to the address given. Send it to the verify endpoint."
+        from ..selectors import next_step
+
+        if obj.status == Status.AWAITING_VERIFICATION:
+            return "We have emailed a 6-digit code to the address given. Send it to the verify endpoint."
+        return next_step(obj)  # e.g. verified at once by a trusted integration
 
 
 class VerifySerializer(serializers.Serializer):
@@ -98,7 +102,7 @@ class RequestStatusSerializer(serializers.ModelSerializer):
     regime_label = serializers.CharField(source="get_regime_display")
     due_on = serializers.DateField(source="effective_due_on")
     original_due_on = serializers.DateField(source="due_on")
-    duplicate_of = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    duplicate_of = serializers.SlugRelatedField(slug_field="reference", read_only=True, allow_null=True)
     next_step = serializers.SerializerMethodField()
 
     class Meta:

@@ -6,7 +6,9 @@ Views parse input, enforce rate limits and call services; nothing else.
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -46,7 +48,11 @@ def integration_for(request: Request) -> IntegrationToken | None:
     ).first()
     if integration is None:
         raise AuthenticationFailed("Unknown or disabled integration token.")
-    IntegrationToken.objects.filter(pk=integration.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    # At most one write a minute: a busy integration must not queue on its own token's row.
+    IntegrationToken.objects.filter(pk=integration.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+    ).update(last_used_at=now)
     return integration
 
 
@@ -64,7 +70,6 @@ class RequestCreateView(APIView):
         if integration is None:
             ratelimit.check_submission(request, submission.email)
         created = submit_request(submission, integration=integration)
-        created.refresh_from_db()
         return Response(RequestCreatedSerializer(created).data, status=201)
 
 

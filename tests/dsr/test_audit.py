@@ -94,3 +94,42 @@ def test_details_that_hold_an_email_address_are_refused():
     with pytest.raises(IdentifierInAuditDetails):
         audit.record("note", actor=Actor.scheduler(), request=request, details={"x": ["a@b.example"]})
     assert not AuditEvent.objects.filter(verb="note").exists()
+
+
+def test_a_batch_appends_its_events_together_at_its_end():
+    request = RequestFactory(status=Status.VERIFIED)
+    with audit.batch():
+        lifecycle.transition(request, Status.APPROVED, actor=Actor.scheduler())
+        with audit.batch():  # a nested batch joins the outer one
+            audit.record("request.noted", actor=Actor.scheduler(), request=request)
+        assert not AuditEvent.objects.exists()  # nothing appended (or locked) yet
+    events = list(AuditEvent.objects.order_by("seq"))
+    assert [e.verb for e in events] == ["status.approved", "request.noted"]
+    assert events[0].created_at == events[1].created_at
+    assert list(audit.verify_chain()) == []
+    # The next append carries on from the batch's last event.
+    audit.record("request.more", actor=Actor.scheduler(), request=request)
+    assert list(audit.verify_chain()) == []
+
+
+def test_a_failed_batch_appends_nothing_and_leaves_the_chain_whole():
+    request = RequestFactory(status=Status.VERIFIED)
+    audit.record("request.before", actor=Actor.scheduler(), request=request)
+    with pytest.raises(RuntimeError):
+        with audit.batch():
+            lifecycle.transition(request, Status.APPROVED, actor=Actor.scheduler())
+            raise RuntimeError("boom")
+    assert list(AuditEvent.objects.values_list("verb", flat=True)) == ["request.before"]
+    request.refresh_from_db()
+    assert request.status == Status.VERIFIED
+    audit.record("request.after", actor=Actor.scheduler(), request=request)
+    assert list(audit.verify_chain()) == []
+
+
+def test_a_batch_refuses_identifiers_in_details_at_once():
+    request = RequestFactory(status=Status.VERIFIED)
+    with pytest.raises(IdentifierInAuditDetails):
+        with audit.batch():
+            audit.record("request.noted", actor=Actor.scheduler(), request=request,
+                         details={"note": "mail ana@example.com"})
+    assert not AuditEvent.objects.exists()

@@ -169,7 +169,9 @@ def test_a_trusted_integration_files_a_verified_auto_approved_request(
             format="json", **auth(token),
         )
     assert response.status_code == 201
-    request = DataSubjectRequest.objects.get(reference=response.json()["reference"])
+    body = response.json()
+    assert body["status"] == "in_progress" and "code" not in body["next_step"]  # no code was emailed
+    request = DataSubjectRequest.objects.get(reference=body["reference"])
     assert request.status == Status.COMPLETED
     assert request.verified_at is not None and request.acknowledged_at is not None
     event = AuditEvent.objects.get(request=request, verb="status.verified")

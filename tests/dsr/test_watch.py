@@ -330,8 +330,8 @@ def test_queries_do_not_grow_with_the_number_of_requests(team):
           f"{len(many)} for 90 (120 audit events); audit inserts {len(audit_inserts(few))} and "
           f"{len(audit_inserts(many))}")
     # The candidates, the team, and per chunk of 500: the lock, one UPDATE per distinct marker
-    # list (here 3), the chain-head lock, the audit insert, the head update (and savepoints).
-    assert len(few) - len(audit_inserts(few)) == len(many) - len(audit_inserts(many)) == 12
+    # list (here 3), the chain-head lock, the audit insert, the head update.
+    assert len(few) - len(audit_inserts(few)) == len(many) - len(audit_inserts(many)) == 10
     # The audit events go in one INSERT per chunk; SQLite's limit on query parameters
     # splits that into one per ~100 events.
     assert len(audit_inserts(few)) == 1
