@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -81,7 +81,7 @@ def connector_for(system: SystemConnection) -> Iterator[Connector]:
 def subject_for(job: ConnectorJob) -> Subject:
     """The person as this job sees them: what they gave, plus what identity sources found."""
     identifiers = dict(job.request.identifiers or {})
-    if job.phase > 0:
+    if job.phase > 0 and getattr(job, "has_learned", True):  # known when the claim loaded the job
         for learned in ConnectorJob.objects.filter(
             request_id=job.request_id, phase__lt=job.phase, status=JobStatus.SUCCEEDED
         ).values_list("learned", flat=True):
@@ -120,20 +120,22 @@ def token_hash(token: str) -> str:
 
 
 def _claim(job_id: str) -> ConnectorJob | None:
+    """Take the job if it is due (or its lease ran out) and no earlier phase is still open.
+
+    One conditional UPDATE decides it, so two workers never both win; then one SELECT
+    loads the job with its request and system.
+    """
     now = timezone.now()
-    job = ConnectorJob.objects.filter(pk=job_id).only("id", "request_id", "phase", "status").first()
-    if job is None or job.status in TERMINAL_JOB_STATUSES or job.status == JobStatus.WAITING:
-        return None
-    if job.phase > 0 and ConnectorJob.objects.filter(
-        request_id=job.request_id, phase__lt=job.phase
-    ).exclude(status__in=TERMINAL_JOB_STATUSES).exists():
-        return None  # identity lookups first
+    earlier_open = ConnectorJob.objects.filter(
+        request_id=OuterRef("request_id"), phase__lt=OuterRef("phase")
+    ).exclude(status__in=TERMINAL_JOB_STATUSES)
     claimed = (
         ConnectorJob.objects.filter(pk=job_id)
         .filter(
             Q(status=JobStatus.PENDING, next_attempt_at__lte=now)
             | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
         )
+        .filter(~Exists(earlier_open))  # identity lookups first
         .update(
             status=JobStatus.RUNNING,
             attempts=F("attempts") + 1,
@@ -143,7 +145,15 @@ def _claim(job_id: str) -> ConnectorJob | None:
     )
     if not claimed:
         return None
-    return ConnectorJob.objects.select_related("request", "system").get(pk=job_id)
+    learned = ConnectorJob.objects.filter(
+        request_id=OuterRef("request_id"), phase__lt=OuterRef("phase"), status=JobStatus.SUCCEEDED,
+        learned__isnull=False,
+    )
+    return (
+        ConnectorJob.objects.select_related("request", "system")
+        .annotate(has_learned=Exists(learned))
+        .get(pk=job_id)
+    )
 
 
 def run(job_id: str) -> str | None:
