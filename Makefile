@@ -2,6 +2,7 @@
 #
 #   make run     the whole app on http://localhost:8000/ (web + Celery worker + beat)
 #   make test    the test suite (the command CI runs too); pass pytest options in ARGS
+#   make audit   known vulnerabilities in the installed packages (pip-audit; CI runs it too)
 #
 # Without DATABASE_URL / REDIS_URL the app uses a SQLite file and a filesystem broker
 # under ./var/, so no PostgreSQL or Redis is needed on a developer machine.
@@ -15,7 +16,7 @@ ARGS   ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test clean totp bench
+.PHONY: help venv run test clean totp bench audit
 
 help: ## Show this help
 	@echo "Usage: make <target> [ARGS='...']"
@@ -73,6 +74,9 @@ test: $(STAMP) ## Run the test suite (CI runs exactly this); e.g. make test ARGS
 		exit 1; \
 	fi; \
 	exit $$status
+
+audit: $(STAMP) ## Check the installed packages for known vulnerabilities (pip-audit; says so if it cannot reach its data)
+	@$(PY) .ci/audit.py $(ARGS)
 
 clean: ## Remove var/ (dev database, broker, keys, test leftovers), caches and collected static files; keeps .venv
 	rm -rf var staticfiles .pytest_cache .hypothesis

@@ -409,7 +409,9 @@ class SQLConnector(Connector):
         if (match := self._match(spec, [subject])) is None:
             return None
         d = self.dialect
-        template = "SELECT {} FROM {} AS _t WHERE _t.{} IN (SELECT _x.k FROM ({}) AS _x) " + tail
+        # The template is constant; its parts are identifiers from the dialect's ident() and
+        # queries built the same way, with every value passed as a parameter.
+        template = "SELECT {} FROM {} AS _t WHERE _t.{} IN (SELECT _x.k FROM ({}) AS _x) " + tail  # nosec B608
         parts = (what, d.ident(spec.table), d.ident(spec.key), match[0], *tail_parts)
         return d.sql(template, *parts), match[1]
 
@@ -515,7 +517,9 @@ class SQLConnector(Connector):
         unmasked: list[tuple[Any, list[Any]]] = []
         for part in chunked(keys):
             where, params = d.in_list(key, part)
-            select = "SELECT {}, {} FROM {} WHERE {}" + (" FOR UPDATE" if lock else "")
+            lock_clause = " FOR UPDATE" if lock else ""
+            # A constant template filled with identifiers from ident(); the keys are parameters.
+            select = "SELECT {}, {} FROM {} WHERE {}" + lock_clause  # nosec B608
             cur.execute(d.sql(select, key, d.join(", ", names), table, where), params)
             for row_key, *old in cur.fetchall():
                 new = [spec.mask[c].apply(o, hash_key) for c, o in zip(columns, old, strict=True)]

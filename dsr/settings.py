@@ -51,6 +51,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _whole_number(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be zero or a positive whole number")
+    return value
+
+
 def _db_url(raw: str) -> dict[str, Any]:
     scheme = raw.split(":", 1)[0]
     if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
@@ -148,12 +155,19 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "dsr.apps.DsrConfig",
     "dsr.demo_shop.apps.DemoShopConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The header middleware sit outermost, so that every response carries their headers,
+    # early refusals (a bad Host, an oversized body) too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "dsr.middleware.BodySizeLimit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -162,7 +176,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "dsr.urls"
@@ -294,6 +307,11 @@ SPECTACULAR_SETTINGS = {
     "rectification, erasure).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files come from the drf-spectacular-sidecar package, served as our own
+    # static files: no CDN, so the docs work offline and under the Content-Security-Policy.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "RequestStatusEnum": "dsr.models.Status",
         "JobResultStatusEnum": ["completed", "failed"],
@@ -302,20 +320,46 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Security headers; HTTPS-only settings switch on outside DEBUG.
+# Security headers (check with `manage.py check --deploy`).
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# HSTS is only ever sent over HTTPS. Off by default under DEBUG, so that a developer's
+# localhost is not pinned to HTTPS for a year; SECURE_HSTS_SECONDS=0 turns it off.
+SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", _whole_number, 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _read("SECURE_HSTS_INCLUDE_SUBDOMAINS", _bool, True)
+SECURE_HSTS_PRELOAD = _read("SECURE_HSTS_PRELOAD", _bool, True)
 if not DEBUG and not TESTING:
-    # SECURE_SSL_REDIRECT=false means plain HTTP (e.g. local compose): then cookies can't be Secure.
+    # SECURE_SSL_REDIRECT=false means plain HTTP (e.g. local compose): then cookies can't be
+    # Secure, unless SECURE_COOKIES says otherwise (TLS ended by a proxy that redirects itself).
     SECURE_SSL_REDIRECT = _read("SECURE_SSL_REDIRECT", _bool, True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = SECURE_SSL_REDIRECT
-    CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
-    SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", _positive_int, 31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _read("SECURE_COOKIES", _bool, SECURE_SSL_REDIRECT)
+
+# Content-Security-Policy (django-csp): only our own files, no inline script or style,
+# never framed. The pages keep their CSS and JS in static files (dsr/static/).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy: the pages need none of these browser features.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer", "ambient-light-sensor", "autoplay", "bluetooth", "browsing-topics",
+        "camera", "display-capture", "encrypted-media", "geolocation", "gyroscope", "hid",
+        "idle-detection", "magnetometer", "microphone", "midi", "payment", "serial", "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 LOGGING = {
     "version": 1,

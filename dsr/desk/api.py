@@ -10,7 +10,12 @@ from __future__ import annotations
 import uuid
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import LimitOffsetPagination
@@ -49,6 +54,7 @@ class QueueItemSerializer(serializers.ModelSerializer):
         return urgency(obj)
 
 
+@extend_schema_serializer(component_name="DeskJob")  # the systems API has its own "Job"
 class JobSerializer(serializers.ModelSerializer):
     system = serializers.CharField(source="system.name")
 

@@ -11,6 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from drf_spectacular.authentication import TokenScheme
 from rest_framework import authentication, exceptions, permissions
 
 from ..models import ApiToken
@@ -56,6 +57,12 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class PersonalTokenScheme(TokenScheme):
+    """The personal token in the OpenAPI document: ``Authorization: Token <key>``."""
+
+    target_class = PersonalTokenAuthentication
 
 
 class DeskRole(permissions.BasePermission):
