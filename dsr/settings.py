@@ -314,6 +314,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "RequestStatusEnum": "dsr.models.Status",
+        "JobStatusEnum": "dsr.models.JobStatus",
         "JobResultStatusEnum": ["completed", "failed"],
         "RequestKindEnum": "dsr.models.Kind",
         "IdentifierKindEnum": ["email", "phone", "customer_id"],
