@@ -177,22 +177,29 @@ def retry_job(job: ConnectorJob, *, actor: Actor) -> bool:
 
 
 def reconcile() -> dict[str, int]:
-    """Re-queue jobs a lost message or a killed worker left behind; finish stuck requests."""
+    """Re-queue jobs a lost message or a killed worker left behind; finish stuck requests.
+
+    A running job whose lease ran out lost its worker: it goes back to pending and is
+    queued again. A pending job due for longer than ``DSR_JOB_REQUEUE_AFTER_SECONDS``
+    lost its message, unless the message still waits behind others: so while the jobs'
+    queue holds messages nothing more is added to it, and a job queued again is not
+    queued again within the next period (its due time moves to now).
+    """
+    from .tasks import waiting_job_messages
+
     now = timezone.now()
     grace = timedelta(seconds=settings.DSR_JOB_REQUEUE_AFTER_SECONDS)
-    expired = list(
-        ConnectorJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
-            "id", flat=True
-        )
-    )
-    stale = list(
-        ConnectorJob.objects.filter(
-            status=JobStatus.PENDING, next_attempt_at__lt=now - grace
-        ).values_list("request_id", flat=True).distinct()
-    )
-    enqueue_jobs([str(i) for i in expired])
-    for request_id in stale:
-        advance(str(request_id))
+    lapsed = ConnectorJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    expired = list(lapsed.values_list("id", flat=True))
+    lapsed.filter(pk__in=expired).update(status=JobStatus.PENDING, lease_expires_at=None, next_attempt_at=now)
+    backlog = waiting_job_messages()
+    stale: list[tuple] = []
+    if not backlog:  # empty, or the broker cannot tell
+        overdue = ConnectorJob.objects.filter(status=JobStatus.PENDING, next_attempt_at__lt=now - grace)
+        stale = list(overdue.values_list("id", "request_id"))
+        overdue.filter(pk__in=[i for i, _ in stale]).update(next_attempt_at=now)
+    # A job of a later phase is refused by its claim until the earlier phase is done.
+    enqueue_jobs([str(i) for i in expired] + [str(i) for i, _ in stale])
     finished = (
         DataSubjectRequest.objects.filter(status=Status.IN_PROGRESS)
         .exclude(jobs__status__in=[JobStatus.PENDING, JobStatus.RUNNING, JobStatus.WAITING])
@@ -203,7 +210,8 @@ def reconcile() -> dict[str, int]:
     for request_id in finished:
         if advance(str(request_id)) != Status.IN_PROGRESS:
             moved += 1
-    return {"expired_leases": len(expired), "stale_requests": len(stale), "advanced": moved}
+    return {"expired_leases": len(expired), "stale_jobs": len(stale),
+            "stale_requests": len({r for _, r in stale}), "backlog": backlog or 0, "advanced": moved}
 
 
 def escalate_waiting() -> int:

@@ -155,6 +155,24 @@ def run_job(job_id: str) -> str | None:
     return run(job_id)
 
 
+def waiting_job_messages() -> int | None:
+    """How many messages wait in the jobs' queue; None if the broker cannot tell."""
+    app = run_job.app
+    if app.conf.task_always_eager:
+        return 0
+    name = getattr(run_job, "queue", None) or app.conf.task_default_queue
+    try:
+        with app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1)
+            queue = app.amqp.queues[name](connection.default_channel)
+            return queue.queue_declare(passive=True).message_count
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the caller plays safe
+        if "NOT_FOUND" in str(exc) or getattr(exc, "code", None) in (404, "404"):
+            return 0  # the queue does not exist (Redis drops an empty list): nothing waits
+        log.warning("could not count the jobs' queue: %s", exc)
+        return None
+
+
 @shared_task
 def reconcile() -> dict[str, int]:
     from .execution import reconcile as reconcile_jobs
