@@ -124,18 +124,25 @@ def expire_unverified() -> int:
 
 @shared_task
 def resend_unacknowledged() -> int:
-    """Re-queue acknowledgements whose task was lost (broker outage, killed worker)."""
+    """Re-queue acknowledgements whose task was lost (broker outage, killed worker).
+
+    A request waiting for its code gets the verification email again; one a trusted
+    integration filed (verified at once, so never sent a code) gets its receipt again.
+    """
     now = timezone.now()
-    pending = DataSubjectRequest.objects.filter(
-        status=Status.AWAITING_VERIFICATION,
+    unacknowledged = DataSubjectRequest.objects.filter(
         acknowledged_at__isnull=True,
-        received_at__lt=now - timedelta(minutes=10),
+        received_at__lt=now - timedelta(seconds=settings.DSR_ACK_RESEND_AFTER_SECONDS),
         received_at__gte=now - timedelta(days=settings.DSR_UNVERIFIED_EXPIRY_DAYS),
-    ).values_list("pk", flat=True)
+    )
     count = 0
-    for pk in pending.iterator():
-        send_verification.delay(str(pk))
-        count += 1
+    for task, statuses in (
+        (send_verification, [Status.AWAITING_VERIFICATION]),
+        (send_receipt, [Status.VERIFIED, Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW]),
+    ):
+        for pk in unacknowledged.filter(status__in=statuses).values_list("pk", flat=True).iterator():
+            task.delay(str(pk))
+            count += 1
     return count
 
 

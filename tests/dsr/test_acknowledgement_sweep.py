@@ -1,0 +1,69 @@
+"""The acknowledgement sweep also re-sends a receipt whose task was lost for a request filed by
+an integration (verified at once, so never sent a code)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from dsr import tasks
+from dsr.models import AuditEvent, DataSubjectRequest, Status
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lost_receipt(api, django_capture_on_commit_callbacks):
+    """File through a trusted integration; the receipt's task never reaches a worker."""
+
+    def file(email: str = "ana@example.org") -> DataSubjectRequest:
+        out = StringIO()
+        call_command("issue_integration_token", "website", "--no-auto-approve", stdout=out)
+        with django_capture_on_commit_callbacks(execute=False):  # the queued task is lost
+            response = api.post(
+                "/api/v1/requests/", {"kind": "access", "email": email, "country": "US", "state": "CA"},
+                format="json", HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}",
+            )
+        assert response.status_code == 201, response.content
+        return DataSubjectRequest.objects.get(reference=response.json()["reference"])
+
+    return file
+
+
+def received_minutes_ago(request: DataSubjectRequest, minutes: int) -> None:
+    DataSubjectRequest.objects.filter(pk=request.pk).update(received_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_a_lost_receipt_is_sent_again_once_and_only_after_the_wait(lost_receipt):
+    request = lost_receipt()
+    assert request.status == Status.VERIFIED and request.acknowledged_at is None
+    assert tasks.resend_unacknowledged() == 0  # its task may still be on the way
+    received_minutes_ago(request, 11)
+
+    assert tasks.resend_unacknowledged() == 1
+    request.refresh_from_db()
+    assert request.acknowledged_at is not None
+    [message] = mail.outbox
+    assert message.to == ["ana@example.org"] and request.reference in message.subject
+    assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 1
+    assert tasks.resend_unacknowledged() == 0
+
+
+def test_the_wait_is_a_setting(lost_receipt, settings):
+    settings.DSR_ACK_RESEND_AFTER_SECONDS = 30
+    request = lost_receipt()
+    received_minutes_ago(request, 1)
+    assert tasks.resend_unacknowledged() == 1
+
+
+def test_a_closed_request_is_not_sent_a_receipt_after_its_answer(lost_receipt):
+    request = lost_receipt()
+    DataSubjectRequest.objects.filter(pk=request.pk).update(status=Status.COMPLETED)
+    received_minutes_ago(request, 11)
+    assert tasks.resend_unacknowledged() == 0
+    assert mail.outbox == []
