@@ -9,12 +9,13 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
 from . import audit, emails, lifecycle, verification
 from .audit import Actor
-from .models import DataSubjectRequest, Status
+from .models import AuditEvent, DataSubjectRequest, Status
 
 log = logging.getLogger(__name__)
 
@@ -124,16 +125,21 @@ def expire_unverified() -> int:
 
 @shared_task
 def resend_unacknowledged() -> int:
-    """Re-queue acknowledgements whose task was lost (broker outage, killed worker).
+    """Re-queue the person's emails whose task was lost (broker outage, killed worker).
 
     A request waiting for its code gets the verification email again; one a trusted
-    integration filed (verified at once, so never sent a code) gets its receipt again.
+    integration filed (verified at once, so never sent a code) gets its receipt again;
+    a closed request whose outcome email was never sent gets that again. Nothing is
+    queued while the queue still holds messages: the lost one may be among them.
     """
+    if waiting_job_messages():
+        return 0
     now = timezone.now()
+    wait, window = timedelta(seconds=settings.DSR_EMAIL_RESEND_AFTER_SECONDS), timedelta(
+        days=settings.DSR_UNVERIFIED_EXPIRY_DAYS
+    )
     unacknowledged = DataSubjectRequest.objects.filter(
-        acknowledged_at__isnull=True,
-        received_at__lt=now - timedelta(seconds=settings.DSR_ACK_RESEND_AFTER_SECONDS),
-        received_at__gte=now - timedelta(days=settings.DSR_UNVERIFIED_EXPIRY_DAYS),
+        acknowledged_at__isnull=True, received_at__lt=now - wait, received_at__gte=now - window
     )
     count = 0
     for task, statuses in (
@@ -142,6 +148,14 @@ def resend_unacknowledged() -> int:
     ):
         for pk in unacknowledged.filter(status__in=statuses).values_list("pk", flat=True).iterator():
             task.delay(str(pk))
+            count += 1
+    closed = DataSubjectRequest.objects.filter(
+        status__in=[Status.COMPLETED, Status.DENIED], closed_at__lt=now - wait, closed_at__gte=now - window
+    )
+    for outcome in ("completed", "partial", "denied"):
+        told = AuditEvent.objects.filter(request=OuterRef("pk"), verb="outcome.sent", details__outcome=outcome)
+        for pk in closed.filter(outcome=outcome).exclude(Exists(told)).values_list("pk", flat=True).iterator():
+            send_outcome.delay(str(pk), outcome)
             count += 1
     return count
 

@@ -1,5 +1,5 @@
-"""The acknowledgement sweep also re-sends a receipt whose task was lost for a request filed by
-an integration (verified at once, so never sent a code)."""
+"""The email sweep re-sends what a lost task never sent: the receipt of a request filed by an
+integration (verified at once, so never sent a code) and the email that tells how a request ended."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from dsr import tasks
+from dsr import closing, tasks
+from dsr.audit import Actor
 from dsr.models import AuditEvent, DataSubjectRequest, Status
+from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +57,7 @@ def test_a_lost_receipt_is_sent_again_once_and_only_after_the_wait(lost_receipt)
 
 
 def test_the_wait_is_a_setting(lost_receipt, settings):
-    settings.DSR_ACK_RESEND_AFTER_SECONDS = 30
+    settings.DSR_EMAIL_RESEND_AFTER_SECONDS = 30
     request = lost_receipt()
     received_minutes_ago(request, 1)
     assert tasks.resend_unacknowledged() == 1
@@ -67,3 +69,46 @@ def test_a_closed_request_is_not_sent_a_receipt_after_its_answer(lost_receipt):
     received_minutes_ago(request, 11)
     assert tasks.resend_unacknowledged() == 0
     assert mail.outbox == []
+
+
+def closed_minutes_ago(request: DataSubjectRequest, minutes: int) -> None:
+    DataSubjectRequest.objects.filter(pk=request.pk).update(closed_at=timezone.now() - timedelta(minutes=minutes))
+
+
+@pytest.mark.parametrize("close", [
+    lambda r: closing.complete(r, actor=Actor.scheduler()),
+    lambda r: closing.deny(r, reason="We hold no data about you.", actor=Actor.scheduler()),
+], ids=["completed", "denied"])
+def test_an_outcome_email_lost_with_its_task_is_sent_again_once(close, django_capture_on_commit_callbacks):
+    request = RequestFactory(kind="access", status=Status.REVIEW, identifiers={"email": "ben@example.org"})
+    with django_capture_on_commit_callbacks(execute=False):  # the queued task is lost
+        assert close(request)
+    assert mail.outbox == [] and tasks.resend_unacknowledged() == 0  # too soon to call it lost
+    closed_minutes_ago(request, 11)
+
+    assert tasks.resend_unacknowledged() == 1
+    [message] = mail.outbox
+    assert message.to == ["ben@example.org"] and request.reference in message.subject
+    request.refresh_from_db()
+    sent = AuditEvent.objects.get(request=request, verb="outcome.sent")
+    assert sent.details["outcome"] == request.outcome
+    assert tasks.resend_unacknowledged() == 0
+
+
+def test_an_outcome_email_that_was_sent_is_not_sent_again(django_capture_on_commit_callbacks):
+    request = RequestFactory(kind="erasure", status=Status.IN_PROGRESS, identifiers={"email": "ben@example.org"})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert closing.complete(request, actor=Actor.scheduler())
+    closed_minutes_ago(request, 11)
+    assert len(mail.outbox) == 1
+    assert tasks.resend_unacknowledged() == 0
+    assert len(mail.outbox) == 1
+
+
+def test_nothing_is_queued_again_while_the_queue_still_holds_messages(lost_receipt, monkeypatch):
+    request = lost_receipt()
+    received_minutes_ago(request, 11)
+    monkeypatch.setattr(tasks, "waiting_job_messages", lambda: 3)  # the receipt may be one of them
+    assert tasks.resend_unacknowledged() == 0
+    monkeypatch.setattr(tasks, "waiting_job_messages", lambda: 0)
+    assert tasks.resend_unacknowledged() == 1
