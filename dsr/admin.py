@@ -6,7 +6,7 @@ import json
 
 from django import forms
 from django.contrib import admin
-from django_otp.admin import OTPAdminSite
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -16,13 +16,19 @@ from connectors.base import ConnectorError
 from . import execution
 from .audit import Actor
 from .desk.roles import Role, role_of
+from .desk.views import LimitedLogin
 from .models import AuditEvent, ConnectorJob, DataSubjectRequest, JobStatus, SystemConnection
+
+
+class AdminLoginForm(LimitedLogin, OTPAdminAuthenticationForm):
+    """The admin's login, limited like the desk's."""
 
 
 class DeskAdminSite(OTPAdminSite):
     """The admin is for administrators, and like the desk it needs the second factor."""
 
     site_header = "Privacy desk administration"
+    login_form = AdminLoginForm
 
     def has_permission(self, request) -> bool:
         return super().has_permission(request) and role_of(request.user) == Role.ADMINISTRATOR

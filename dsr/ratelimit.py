@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage, is_ratelimited
 
 from .crypto import identifier_hash
 
@@ -58,3 +58,31 @@ def check_resend(request: Any, subject_request: Any) -> None:
         ("resend-request", settings.DSR_RATE_RESEND_PER_REQUEST, str(subject_request.pk)),
         ("verify-ip", settings.DSR_RATE_VERIFY_PER_IP, None),
     )
+
+
+def _login_limits(username: str) -> list[tuple[str, str, str | None]]:
+    return [
+        ("login-ip", settings.DSR_RATE_LOGIN_PER_IP, None),
+        ("login-user", settings.DSR_RATE_LOGIN_PER_USER, identifier_hash("username", username.lower())),
+    ]
+
+
+def _login_usage(request: Any, username: str, *, increment: bool) -> list[dict]:
+    django_request = getattr(request, "_request", request)
+    usages = []
+    for group, rate, key in _login_limits(username):
+        key_fn: Any = "ip" if key is None else (lambda _group, _request, key=key: key)
+        usage = get_usage(django_request, group=group, key=key_fn, rate=rate, increment=increment)
+        if usage is not None:
+            usages.append(usage)
+    return usages
+
+
+def login_blocked(request: Any, username: str) -> bool:
+    """Desk and admin logins: True once the client IP or the username has used up its failures."""
+    return any(usage["count"] >= usage["limit"] for usage in _login_usage(request, username, increment=False))
+
+
+def count_failed_login(request: Any, username: str) -> None:
+    """A wrong password or a wrong second-factor code: one failure for the IP and the username."""
+    _login_usage(request, username, increment=True)

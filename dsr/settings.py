@@ -382,6 +382,9 @@ DSR_RATE_SUBMIT_PER_EMAIL = os.environ.get("DSR_RATE_SUBMIT_PER_EMAIL", "5/h")
 DSR_RATE_VERIFY_PER_IP = os.environ.get("DSR_RATE_VERIFY_PER_IP", "30/h")
 DSR_RATE_VERIFY_PER_EMAIL = os.environ.get("DSR_RATE_VERIFY_PER_EMAIL", "15/h")
 DSR_RATE_RESEND_PER_REQUEST = os.environ.get("DSR_RATE_RESEND_PER_REQUEST", "3/h")
+# Failed desk and admin logins (a wrong password or second-factor code).
+DSR_RATE_LOGIN_PER_IP = os.environ.get("DSR_RATE_LOGIN_PER_IP", "30/h")
+DSR_RATE_LOGIN_PER_USER = os.environ.get("DSR_RATE_LOGIN_PER_USER", "10/h")
 DSR_PUBLIC_URL = os.environ.get("DSR_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 DSR_ORGANISATION = os.environ.get("DSR_ORGANISATION", "Example Ltd")
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_POST
 from django_otp.forms import OTPAuthenticationForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .. import erasure, results
+from .. import erasure, ratelimit, results
 from ..models import (
     ConnectorJob,
     DataSubjectRequest,
@@ -37,7 +38,24 @@ from .roles import CAN_ACT, Role
 PAGE_SIZES = (25, 50, 100, 200)
 
 
-class DeskAuthenticationForm(OTPAuthenticationForm):
+class LimitedLogin:
+    """A login form that counts failures (password or second factor) per client IP and per
+    username, and refuses to check anything once either has used up its limit."""
+
+    def clean(self):
+        username = str(self.data.get("username", ""))
+        if ratelimit.login_blocked(self.request, username):
+            raise ValidationError(
+                "Too many failed logins. Please wait and try again later.", code="rate_limited"
+            )
+        try:
+            return super().clean()
+        except ValidationError:
+            ratelimit.count_failed_login(self.request, username)
+            raise
+
+
+class DeskAuthenticationForm(LimitedLogin, OTPAuthenticationForm):
     """Password and TOTP code in one form; the user's own authenticator is the device."""
 
     def _chosen_device(self, user):
@@ -48,6 +66,12 @@ class DeskLoginView(LoginView):
     template_name = "desk/login.html"
     authentication_form = DeskAuthenticationForm
     redirect_authenticated_user = False
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "rate_limited"):
+            response.status_code = 429
+        return response
 
 
 def officers() -> list[Any]:
