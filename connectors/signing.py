@@ -13,6 +13,12 @@ A receiver verifies with::
 
 Several ``v1=`` entries may appear (one per secret while a secret is being
 rotated); one match is enough.
+
+The time window stops old calls; to stop a call replayed within the window too,
+pass ``first_use``: a function of (signature, seconds to remember it) that returns
+False for a signature it has seen before, e.g. Django's ``cache.add``. Every call
+we make has a body of its own (a job call carries a fresh callback token, a check
+a nonce), so a repeated signature is always a replay, never a retry of ours.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 
 SIGNATURE_HEADER = "X-DSR-Signature"
 SCHEME = "v1"
@@ -69,8 +76,10 @@ def verify(
     *,
     tolerance: int = 300,
     now: float | None = None,
+    first_use: Callable[[str, int], bool] | None = None,
 ) -> None:
-    """Raise :class:`SignatureError` unless ``header`` signs ``body`` recently with ``secret``."""
+    """Raise :class:`SignatureError` unless ``header`` signs ``body`` recently with ``secret``
+    (and, given ``first_use``, for the first time)."""
     if not header:
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
     timestamp, signatures = _parse(header)
@@ -81,3 +90,6 @@ def verify(
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
         raise SignatureError(f"timestamp outside the {tolerance}s window (replayed or clock skew)")
+    # remembered for the whole window on either side of now, so it cannot come back in it
+    if first_use is not None and not first_use(expected, 2 * tolerance):
+        raise SignatureError("replayed: this signature has been used before")

@@ -1,7 +1,7 @@
 """The demo marketing platform's webhook receiver: how a connected system answers a job.
 
-It checks our signature, does the job on its own table and answers at once.
-Mounted only in DEBUG (``make run``).
+It checks our signature (and refuses a call replayed within the time window),
+does the job on its own table and answers at once. Mounted only in DEBUG (``make run``).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -22,7 +23,8 @@ from .models import MarketingContact
 @require_POST
 def marketing_webhook(request: HttpRequest) -> JsonResponse:
     try:
-        verify(settings.DSR_DEMO_WEBHOOK_SECRET, request.headers.get(SIGNATURE_HEADER, ""), request.body)
+        verify(settings.DSR_DEMO_WEBHOOK_SECRET, request.headers.get(SIGNATURE_HEADER, ""), request.body,
+               first_use=lambda signature, seconds: cache.add(f"demo-webhook-seen:{signature}", 1, seconds))
     except SignatureError as exc:
         return JsonResponse({"status": "failed", "error": str(exc), "permanent": True}, status=401)
     job = json.loads(request.body)
