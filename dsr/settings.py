@@ -365,8 +365,11 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"withhold_sql_values": {"()": "dsr.logs.WithholdSQLValues"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # SQL in the debug log keeps its shape, never its values (a query may hold an email).
+    "loggers": {"django.db.backends": {"filters": ["withhold_sql_values"]}},
 }
 
 # Product settings (DSR_*), each with a default a small team can live with.
