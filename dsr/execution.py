@@ -180,16 +180,20 @@ def reconcile() -> dict[str, int]:
     """Re-queue jobs a lost message or a killed worker left behind; finish stuck requests.
 
     A running job whose lease ran out lost its worker: it goes back to pending and is
-    queued again. A pending job due for longer than ``DSR_JOB_REQUEUE_AFTER_SECONDS``
+    queued again, or fails (visibly, for an officer) once it has used the system's
+    ``max_attempts``, so a job that kills its worker is not run forever. A pending job due for longer than ``DSR_JOB_REQUEUE_AFTER_SECONDS``
     lost its message, unless the message still waits behind others: so while the jobs'
     queue holds messages nothing more is added to it, and a job queued again is not
     queued again within the next period (its due time moves to now).
     """
+    from .jobs import fail_or_retry
     from .tasks import waiting_job_messages
 
     now = timezone.now()
     grace = timedelta(seconds=settings.DSR_JOB_REQUEUE_AFTER_SECONDS)
     lapsed = ConnectorJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    for job in lapsed.filter(attempts__gte=models.F("system__max_attempts")).select_related("request", "system"):
+        fail_or_retry(job, f"its worker stopped before it finished, {job.attempts} times", permanent=True)
     expired = list(lapsed.values_list("id", flat=True))
     lapsed.filter(pk__in=expired).update(status=JobStatus.PENDING, lease_expires_at=None, next_attempt_at=now)
     backlog = waiting_job_messages()

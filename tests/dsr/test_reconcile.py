@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from dsr import execution, tasks
 from dsr.celery import app as celery_app
-from dsr.models import ConnectorJob, JobStatus, Status, SystemConnection
+from dsr.models import AuditEvent, ConnectorJob, JobStatus, Status, SystemConnection
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +24,8 @@ def published(monkeypatch):
     return sent
 
 
-def pending_jobs(count: int, *, due_ago: timedelta) -> list[ConnectorJob]:
-    systems = [SystemConnection.objects.create(name=name, connector="memory") for name in ("crm", "shop")]
+def pending_jobs(count: int, *, due_ago: timedelta, systems=("crm", "shop")) -> list[ConnectorJob]:
+    systems = [SystemConnection.objects.create(name=name, connector="memory") for name in systems]
     jobs = []
     for _ in range(count):
         request = RequestFactory(kind="access", status=Status.IN_PROGRESS)
@@ -128,3 +128,23 @@ def test_the_jobs_queue_is_counted_on_the_real_broker(real_broker):
 def test_a_broker_that_cannot_be_reached_counts_as_unknown(real_broker, monkeypatch):
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
     assert tasks.waiting_job_messages() is None
+
+
+def test_a_job_that_keeps_losing_its_worker_fails_visibly_after_its_attempts(published, django_capture_on_commit_callbacks):
+    [job] = pending_jobs(1, due_ago=timedelta(seconds=0), systems=["crm"])
+    job.system.max_attempts = 3
+    job.system.save()
+    lapsed = timezone.now() - timedelta(seconds=1)
+    ConnectorJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=2, lease_expires_at=lapsed)
+    execution.reconcile()
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING and published == [str(job.pk)]  # one attempt left
+
+    ConnectorJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=3, lease_expires_at=lapsed)
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = execution.reconcile()
+    job.refresh_from_db()
+    assert (job.status, counts["expired_leases"]) == (JobStatus.FAILED, 0)
+    assert "worker stopped before it finished, 3 times" in job.error
+    assert published == [str(job.pk)]
+    assert AuditEvent.objects.filter(request=job.request, verb="request.needs_attention").exists()
