@@ -181,10 +181,12 @@ def reconcile() -> dict[str, int]:
 
     A running job whose lease ran out lost its worker: it goes back to pending and is
     queued again, or fails (visibly, for an officer) once it has used the system's
-    ``max_attempts``, so a job that kills its worker is not run forever. A pending job due for longer than ``DSR_JOB_REQUEUE_AFTER_SECONDS``
-    lost its message, unless the message still waits behind others: so while the jobs'
-    queue holds messages nothing more is added to it, and a job queued again is not
-    queued again within the next period (its due time moves to now).
+    ``max_attempts``, so a job that kills its worker is not run forever.
+
+    A pending job due for longer than ``DSR_JOB_REQUEUE_AFTER_SECONDS`` lost its
+    message, unless the message still waits behind others: so while the jobs' queue
+    holds messages nothing more is added to it, and a job queued again is not queued
+    again within the next period (its due time moves to now).
     """
     from .jobs import fail_or_retry
     from .tasks import waiting_job_messages
