@@ -50,6 +50,30 @@ def recreate_database(name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def fresh_product(database: str, **extra: str) -> dict[str, str]:
+    """An empty, migrated database for the product, this process set up on it, its Redis db emptied.
+
+    Returns the environment for the product's processes (see :func:`product_env`).
+    """
+    recreate_database(database)
+    env = product_env(database, **extra)
+    django_setup(env)
+    import redis
+    from django.core.management import call_command
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    call_command("migrate", verbosity=0)
+    return env
+
+
+def integration_token(token: str, *, auto_approve: bool) -> None:
+    """A trusted integration that files pre-verified requests with ``token``."""
+    from dsr.jobs import token_hash
+    from dsr.models import IntegrationToken
+
+    IntegrationToken.objects.create(name="bench", token_hash=token_hash(token), auto_approve=auto_approve)
+
+
 def django_setup(env: dict[str, str]) -> None:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
@@ -99,6 +123,16 @@ def wait_until(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def serving(port: int) -> bool:
+    """Whether the product's web server on ``port`` answers (its API schema, with a 200)."""
+    import httpx
+
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/api/schema/", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -23,15 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
     PG,
-    REDIS,
     celery_worker,
-    django_setup,
+    fresh_product,
     gunicorn,
+    integration_token,
     median,
     percentile,
     processes,
-    product_env,
     recreate_database,
+    serving,
     table,
     wait_until,
 )
@@ -170,24 +170,16 @@ def main() -> None:
     args = parser.parse_args()
 
     build_shop()
-    recreate_database(APP_DB)
-    env = product_env(APP_DB)
-    django_setup(env)
-    import redis
-    from django.core.management import call_command
+    env = fresh_product(APP_DB)
+    from dsr.models import SystemConnection
 
-    from dsr.jobs import token_hash
-    from dsr.models import IntegrationToken, SystemConnection
-
-    redis.Redis.from_url(REDIS).flushdb()
-    call_command("migrate", verbosity=0)
     system = SystemConnection.objects.create(name="shop", connector="postgres", config=ACCESS_CONFIG,
                                              secrets={"dsn": f"{PG}/{SHOP_DB}"})
     token = "bench-integration-token"
-    IntegrationToken.objects.create(name="bench", token_hash=token_hash(token), auto_approve=True)
+    integration_token(token, auto_approve=True)
 
     with processes(gunicorn(PORT), celery_worker(2), env=env, ready=4.0):
-        wait_until(lambda: _up(), timeout=30, what="gunicorn")
+        wait_until(lambda: serving(PORT), timeout=30, what="gunicorn")
         n_access, n_erase, n_seq = args.access, args.erasure, args.sequential
         access = run_burst(token, "access", list(range(n_access)), "review")
         verify_access(access["references"])
@@ -217,15 +209,6 @@ def main() -> None:
     print(table(f"Fan-out: {n_access} access + {n_erase} erasure requests, 1 PostgreSQL system "
                 f"({CUSTOMERS:,} customers, {CUSTOMERS * ORDERS_EACH:,} orders), 2 worker processes",
                 ["workload", "ours", "p50 / p99", "raw SQL floor", "ours vs floor", "vs Fides 2.86.2"], rows))
-
-
-def _up() -> bool:
-    import httpx
-
-    try:
-        return httpx.get(f"http://127.0.0.1:{PORT}/api/schema/", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":
