@@ -223,13 +223,16 @@ def run_erase_batch(first: ConnectorJob) -> str | None:
     try:
         with connector_for(first.system) as connector:
             receipts = connector.erase_many(list(subjects.values()))
+            _keep_receipts(batch, receipts)
             outcomes: dict[str, Outcome | ConnectorError] = {}
-            for request_id, subject in subjects.items():
+            for job in batch:
+                request_id, subject = str(job.request_id), subjects[str(job.request_id)]
                 receipt = receipts.get(request_id)
                 if receipt is None:
                     outcomes[request_id] = ConnectorError("the batch erase returned no receipt for this job")
                     continue
-                outcome = Outcome(affected=receipt.affected, result={"receipt": _receipt(receipt), "verified": False})
+                kept = _earliest(job, receipt)
+                outcome = Outcome(affected=kept["affected"], result={"receipt": kept, "verified": False})
                 if Action.LOCATE in connector.actions:
                     residual = connector.locate(subject)
                     if residual.found:
@@ -254,6 +257,30 @@ def run_erase_batch(first: ConnectorJob) -> str | None:
         if job is first:
             status_of_first = status
     return status_of_first
+
+
+def _keep_receipts(batch: list[ConnectorJob], receipts: dict[str, Any]) -> None:
+    """Store what the erase did as soon as the system has done it.
+
+    The batch takes a while to check and settle; should the worker die meanwhile, the
+    retry finds nothing left to erase, and this receipt is the one that says what was.
+    """
+    kept = []
+    for job in batch:
+        receipt = receipts.get(str(job.request_id))
+        if receipt is not None and receipt.affected:
+            job.result = {**(job.result or {}), "receipt": _receipt(receipt)}
+            kept.append(job)
+    ConnectorJob.objects.bulk_update(kept, ["result"])
+
+
+def _earliest(job: ConnectorJob, receipt: Any) -> dict[str, Any]:
+    """This attempt's receipt, or an earlier attempt's if that one erased and this found nothing."""
+    now = _receipt(receipt)
+    earlier = (job.result or {}).get("receipt")
+    if not receipt.affected and earlier and earlier.get("affected"):
+        return {**earlier, "confirmed_at": now["at"]}
+    return now
 
 
 def _residual_message(residual: Any) -> str:
