@@ -20,6 +20,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 
+#: The largest count (found, affected) a job records: a system claiming more is not believed.
+MAX_COUNT = 2**31 - 1
+
+
 class Action(enum.StrEnum):
     LOCATE = "locate"
     EXPORT = "export"

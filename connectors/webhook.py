@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from . import http
 from .base import (
+    MAX_COUNT,
     Action,
     Connector,
     ConnectorError,
@@ -149,7 +150,7 @@ class WebhookConnector(Connector):
     # -- reading answers ----------------------------------------------------------
     def _count(self, body: Mapping[str, Any], name: str) -> int:
         value = body.get(name, 0)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
             raise ConnectorError(f"{self.host} answered a bad {name!r}: {value!r}", permanent=True)
         return value
 
@@ -157,6 +158,8 @@ class WebhookConnector(Connector):
         value = body.get("by_category") or {}
         if not isinstance(value, dict):
             raise ConnectorError(f"{self.host} answered a bad 'by_category'", permanent=True)
+        if any("\x00" in str(category) for category in value):
+            raise ConnectorError(f"{self.host} answered a bad 'by_category' (a NUL in a name)", permanent=True)
         return {str(category): self._count(value, category) for category in value}
 
     def _receipt(self, action: Action, body: Mapping[str, Any] | None) -> Receipt:

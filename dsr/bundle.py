@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,19 @@ CCPA_NEVER_DISCLOSED = {
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def file_name(name: str) -> str:
+    """One path segment from a name that came from outside (a system's category): never a path.
+
+    Letters, digits, spaces, ``_``, ``.`` and ``-`` stay; anything else (``/``, ``\\``, NUL...)
+    becomes ``_`` and dots and spaces at either end go. A name that changed gets a short hash
+    of the original, so two names never share a file.
+    """
+    safe = re.sub(r"[^\w .-]", "_", name).strip(" .")[:100]
+    if safe != name:
+        safe = f"{safe or 'records'}-{hashlib.sha256(name.encode('utf-8', 'replace')).hexdigest()[:8]}"
+    return safe
+
+
 def csv_cell(value: Any) -> str:
     """A spreadsheet-safe cell: nested values as JSON, formulas neutralised with a quote."""
     if value is None:
@@ -60,7 +74,7 @@ class CategoryPlan:
 
     @property
     def path(self) -> str:
-        return f"data/{self.system}/{self.category}"
+        return f"data/{file_name(self.system)}/{file_name(self.category)}"
 
 
 def _ccpa_fields(job: ConnectorJob, regime: str) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.http import Http404
 
 from .models import DataSubjectRequest, Status
@@ -32,12 +34,17 @@ def next_step(request: DataSubjectRequest) -> str:
     return _NEXT_STEPS[Status(request.status)]
 
 
+# The shape of every reference (models.new_reference); anything else is looked up nowhere.
+_REFERENCE = re.compile(r"DSR-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
 def request_by_reference(reference: str) -> DataSubjectRequest:
-    request = (
-        DataSubjectRequest.objects.select_related("duplicate_of")
-        .filter(reference=reference.strip().upper())
-        .first()
-    )
+    reference = reference.strip().upper()
+    request = None
+    if _REFERENCE.fullmatch(reference):
+        request = (
+            DataSubjectRequest.objects.select_related("duplicate_of").filter(reference=reference).first()
+        )
     if request is None:
         raise Http404("No request has this reference.")
     return request

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from connectors import registry
@@ -44,6 +45,28 @@ def _secret(system: str, key: str, value: Any, environ: dict[str, str]) -> str:
     return environ[match.group(1)]
 
 
+def _has_nul(value: Any) -> bool:
+    """A NUL character anywhere (PostgreSQL stores none, in text or JSON)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _stored_values(name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The values as the model stores them, checked by its fields (types, ranges, JSON)."""
+    system = SystemConnection(name=name, **values)
+    try:
+        system.clean_fields(exclude=["name", "connector", "secrets"])
+    except ValidationError as exc:
+        problems = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+        raise SystemsFileError(f"{name}: {problems}") from exc
+    return {key: getattr(system, key) for key in values}
+
+
 def parse(text: str, *, environ: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Validate a systems file; returns the field values of each system, secrets resolved."""
     environ = dict(os.environ if environ is None else environ)
@@ -64,16 +87,22 @@ def parse(text: str, *, environ: dict[str, str] | None = None) -> list[dict[str,
         unknown = set(entry) - _FIELDS - {"name"}
         if unknown:
             raise SystemsFileError(f"{name}: unknown field(s) {', '.join(sorted(unknown))}")
+        if _has_nul(entry):
+            raise SystemsFileError(f"{name}: a value holds a NUL character")
         values = {k: v for k, v in entry.items() if k != "name"}
+        for field in ("config", "secrets"):
+            if not isinstance(values.get(field) or {}, dict):
+                raise SystemsFileError(f"{name}: {field} must be a mapping")
         values["secrets"] = {
             key: _secret(name, key, value, environ) for key, value in (entry.get("secrets") or {}).items()
         }
         actions = values.setdefault("actions", [a.value for a in ConnectorAction])
-        if not isinstance(actions, list) or set(actions) - {a.value for a in ConnectorAction}:
+        if not isinstance(actions, list) or not set(map(str, actions)) <= {a.value for a in ConnectorAction}:
             raise SystemsFileError(f"{name}: actions must be a list of locate, export, erase, rectify")
         for field in _LIST_FIELDS:
             if not isinstance(values.get(field, []), list):
                 raise SystemsFileError(f"{name}: {field} must be a list")
+        values = _stored_values(name, values)
         try:
             cls = registry.load(str(entry.get("connector", "")))
             cls(name=name, config=values.get("config") or {}, secrets=values["secrets"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -20,9 +22,22 @@ def _status_url(request_obj) -> str:
     return reverse("dsr:status", args=[request_obj.reference]) + f"?t={token}"
 
 
+def _sent_as_utf8(request: HttpRequest) -> bool:
+    """Whether a form body is UTF-8, as browsers send it; Django would read other bytes as U+FFFD."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        return True
+    try:
+        parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 @require_http_methods(["GET", "POST"])
 def request_form(request: HttpRequest) -> HttpResponse:
     form = RequestForm(request.POST or None)
+    if request.method == "POST" and not _sent_as_utf8(request):
+        form.add_error(None, "The form arrived in a character encoding we cannot read. Please send it again.")
     if request.method == "POST" and form.is_valid():
         sub = form.submission
         try:

@@ -19,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from connectors.base import MAX_COUNT
+
 from .. import jobs, suppression
 from ..audit import Actor
 from ..models import ActorType, ConnectorJob, JobStatus, SystemConnection
@@ -40,11 +42,21 @@ class RecordSerializer(serializers.Serializer):
     fields = serializers.DictField()
 
 
+class CountsByCategory(serializers.DictField):
+    child = serializers.IntegerField(min_value=0, max_value=MAX_COUNT)
+
+    def to_internal_value(self, data):
+        counts = super().to_internal_value(data)
+        if any("\x00" in name or len(name) > 100 for name in counts):
+            raise serializers.ValidationError("Category names have at most 100 characters and no NUL.")
+        return counts
+
+
 class ResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["completed", "failed"])
-    found = serializers.IntegerField(min_value=0, required=False)
-    affected = serializers.IntegerField(min_value=0, required=False)
-    by_category = serializers.DictField(child=serializers.IntegerField(min_value=0), required=False)
+    found = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
+    affected = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
+    by_category = CountsByCategory(required=False)
     identifiers = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
     records = RecordSerializer(many=True, required=False, max_length=100_000)
     error = serializers.CharField(max_length=2000, required=False, allow_blank=True)
@@ -108,7 +120,10 @@ class SystemJobClaimView(APIView):
 
 class SystemJobResultView(APIView):
     @extend_schema(request=ResultSerializer,
-                   responses={200: JobSerializer, 400: ErrorSerializer, 401: ErrorSerializer,
+                   responses={200: inline_serializer("JobResultRecorded", {
+                                  "id": serializers.UUIDField(),
+                                  "status": serializers.ChoiceField(choices=JobStatus.choices)}),
+                              400: ErrorSerializer, 401: ErrorSerializer,
                               404: ErrorSerializer, 409: ErrorSerializer},
                    summary="Report a job's result (system token, or the job's one-time callback token)")
     def post(self, request: Request, job_id: str) -> Response:
@@ -142,7 +157,8 @@ class SuppressionCheckSerializer(serializers.Serializer):
 
 class SuppressionCheckView(APIView):
     @extend_schema(request=SuppressionCheckSerializer,
-                   responses={200: inline_serializer("Suppressed", {"suppressed": serializers.BooleanField()}),
+                   responses={200: inline_serializer("Suppressed", {"suppressed": serializers.BooleanField(),
+                                                                    "system": serializers.CharField()}),
                               400: ErrorSerializer, 401: ErrorSerializer},
                    summary="Was this person erased? (so a re-import or restore does not bring them back)")
     def post(self, request: Request) -> Response:

@@ -40,7 +40,7 @@ class QueueItemSerializer(serializers.ModelSerializer):
     due_on = serializers.DateField(source="effective_due_on")
     days_left = serializers.SerializerMethodField()
     urgency = serializers.SerializerMethodField()
-    assignee = serializers.CharField(source="assignee.username", default=None)
+    assignee = serializers.CharField(source="assignee.username", default=None, allow_null=True)
 
     class Meta:
         model = DataSubjectRequest
@@ -109,38 +109,59 @@ ACTION_OUTPUT = inline_serializer("DeskActionResult", {
     "detail": serializers.CharField(), "status": serializers.CharField()})
 
 
+# Every desk operation may answer these: no or a wrong token (401), a role that may not (403).
+REFUSED = {401: ErrorSerializer, 403: ErrorSerializer}
+
+
+def _action_parameter(names) -> OpenApiParameter:
+    return OpenApiParameter("action", str, OpenApiParameter.PATH, enum=sorted(names))
+
+
 def _payload(request: Request) -> dict:
     return request.data if isinstance(request.data, dict) else {}
 
 
+def _refused(exc: Exception) -> Response:
+    """Unusable input is a 400; an action the request's state does not allow, a 409."""
+    if isinstance(exc, dispatch.InvalidInput):
+        return Response(error_body("invalid", str(exc)), status=400)
+    return Response(error_body("refused", str(exc)), status=409)
+
+
+class QueuePagination(LimitOffsetPagination):
+    default_limit, max_limit = 50, 500
+
+
 class QueueView(DeskAPIView):
+    pagination_class = QueuePagination
+
     @extend_schema(
         parameters=[OpenApiParameter(n, str, required=False) for n in
-                    ("status", "kind", "regime", "assignee", "overdue", "due_within", "q", "sort", "open")]
-        + [OpenApiParameter("limit", int, required=False), OpenApiParameter("offset", int, required=False)],
-        responses={200: QueueItemSerializer(many=True), 400: ErrorSerializer, 401: ErrorSerializer},
+                    ("status", "kind", "regime", "assignee", "overdue", "due_within", "q", "sort", "open")],
+        responses={200: QueueItemSerializer(many=True), 400: ErrorSerializer, **REFUSED},
         summary="The queue, filtered and sorted (due date first by default)",
     )
     def get(self, request: Request) -> Response:
         f, errors = QueueFilter.from_params(request.query_params)
         if errors:
             return Response(error_body("invalid", "Some filters are not valid.", {k: [v] for k, v in errors.items()}), 400)
-        paginator = LimitOffsetPagination()
-        paginator.default_limit, paginator.max_limit = 50, 500
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queue(f, user=request.user), request, view=self)
         return paginator.get_paginated_response(QueueItemSerializer(page, many=True).data)
 
 
 class RequestView(DeskAPIView):
-    @extend_schema(responses={200: RequestDetailSerializer, 404: ErrorSerializer}, summary="One request, in full")
+    @extend_schema(responses={200: RequestDetailSerializer, 404: ErrorSerializer, **REFUSED},
+                   summary="One request, in full")
     def get(self, request: Request, request_id: str) -> Response:
         subject_request = get_object_or_404(DataSubjectRequest.objects.select_related("assignee"), pk=request_id)
         return Response(RequestDetailSerializer(subject_request).data)
 
 
 class RequestActionView(DeskAPIView):
-    @extend_schema(request=ACTION_INPUT, responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 403: ErrorSerializer,
-                                                    404: ErrorSerializer, 409: ErrorSerializer},
+    @extend_schema(request=ACTION_INPUT, parameters=[_action_parameter(dispatch.REQUEST_ACTIONS)],
+                   responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 404: ErrorSerializer,
+                              409: ErrorSerializer, **REFUSED},
                    summary="An action on a request: approve, deny, extend, assign, note, regime, release, "
                    "reissue, close, complete, decide, keep, withhold")
     def post(self, request: Request, request_id: str, action: str) -> Response:
@@ -148,21 +169,22 @@ class RequestActionView(DeskAPIView):
         try:
             detail = dispatch.run_request_action(action, subject_request, _payload(request), request.user)
         except dispatch.REFUSALS as exc:
-            return Response(error_body("refused", str(exc)), status=409)
+            return _refused(exc)
         subject_request.refresh_from_db()
         return Response({"detail": detail, "status": subject_request.status})
 
 
 class JobActionView(DeskAPIView):
-    @extend_schema(request=ACTION_INPUT, responses={200: ACTION_OUTPUT, 403: ErrorSerializer,
-                                                    404: ErrorSerializer, 409: ErrorSerializer},
+    @extend_schema(request=ACTION_INPUT, parameters=[_action_parameter(dispatch.JOB_ACTIONS)],
+                   responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 404: ErrorSerializer,
+                              409: ErrorSerializer, **REFUSED},
                    summary="An action on a job: retry, skip, complete")
     def post(self, request: Request, job_id: str, action: str) -> Response:
         job = get_object_or_404(ConnectorJob.objects.select_related("request", "system"), pk=job_id)
         try:
             detail = dispatch.run_job_action(action, job, _payload(request), request.user, files=request.FILES)
         except dispatch.REFUSALS as exc:
-            return Response(error_body("refused", str(exc)), status=409)
+            return _refused(exc)
         job.refresh_from_db()
         return Response({"detail": detail, "status": job.status})
 
@@ -170,11 +192,12 @@ class JobActionView(DeskAPIView):
 class BulkView(DeskAPIView):
     @extend_schema(
         request=inline_serializer("DeskBulkInput", {
-            "ids": serializers.ListField(child=serializers.UUIDField(), max_length=500),
+            "ids": serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=500),
             "assignee": serializers.IntegerField(required=False, allow_null=True)}),
+        parameters=[_action_parameter(("approve", "assign"))],
         responses={200: inline_serializer("DeskBulkResult", {"done": serializers.IntegerField(),
                                                               "refused": serializers.IntegerField()}),
-                   400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+                   400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **REFUSED},
         summary="Bulk approve or assign",
     )
     def post(self, request: Request, action: str) -> Response:
@@ -189,5 +212,5 @@ class BulkView(DeskAPIView):
         try:
             counts = dispatch.run_bulk(action, ids, data, request.user)
         except dispatch.REFUSALS as exc:
-            return Response(error_body("refused", str(exc)), status=409)
+            return _refused(exc)
         return Response(counts)

@@ -7,6 +7,7 @@ A refusal raises one of ``REFUSALS`` with a message to show.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,18 +33,34 @@ REFUSALS = (
 Handler = Callable[[DataSubjectRequest, Mapping[str, Any], Any, Actor], str]
 
 
+class InvalidInput(actions.ActionRefused):
+    """The submitted data cannot be used at all (not a number, a NUL character): a 400, not a 409."""
+
+
+# A whole number as typed: ASCII digits only ("²".isdigit() is true), small enough to store.
+_WHOLE = re.compile(r"[0-9]{1,9}")
+
+
 def _text(data: Mapping[str, Any], name: str) -> str:
     value = data.get(name)
-    return str(value).strip() if value is not None else ""
+    text = str(value).strip() if value is not None else ""
+    if "\x00" in text:
+        raise InvalidInput(f"{name} must not contain NUL characters.")
+    return text
+
+
+def _whole(text: str, message: str) -> int:
+    if not _WHOLE.fullmatch(text):
+        raise InvalidInput(message)
+    return int(text)
 
 
 def _user(data: Mapping[str, Any], name: str = "assignee") -> Any:
     value = _text(data, name)
     if not value:
         return None
-    if not value.isdigit():
-        raise actions.ActionRefused(f"{name} must be a user id.")
-    user = get_user_model().objects.filter(pk=int(value), is_active=True).first()
+    pk = _whole(value, f"{name} must be a user id.")
+    user = get_user_model().objects.filter(pk=pk, is_active=True).first()
     if user is None:
         raise actions.ActionRefused(f"No active user {value}.")
     return user
@@ -107,9 +124,11 @@ def decide(r, data, user, actor):
     listed = data.get("decisions")
     if isinstance(listed, list):  # the API: [{"index": 1, "accept": true, "reason": ""}]
         for item in listed:
-            if not isinstance(item, Mapping) or not str(item.get("index", "")).isdigit():
-                raise actions.ActionRefused("Each decision needs an index (from 1) and accept true/false.")
-            decisions[int(item["index"]) - 1] = (bool(item.get("accept")), str(item.get("reason") or ""))
+            message = "Each decision needs an index (from 1) and accept true/false."
+            if not isinstance(item, Mapping):
+                raise InvalidInput(message)
+            index = _whole(str(item.get("index", "")), message)
+            decisions[index - 1] = (bool(item.get("accept")), str(item.get("reason") or ""))
     else:  # the page: decision_<i> = accept|reject, reason_<i>
         for index, _item in enumerate(r.changes or []):
             choice = data.get(f"decision_{index}")
@@ -133,10 +152,9 @@ def withhold(r, data, user, actor):
     if job is None:
         raise actions.ActionRefused("Choose one of this request's export jobs.")
     index = _text(data, "record")
-    if index and not index.isdigit():
-        raise actions.ActionRefused("A record number is a whole number.")
+    record = _whole(index, "A record number is a whole number.") if index else None
     results.withhold(r, job, category=_text(data, "category"), reason=_text(data, "reason"),
-                     record_index=int(index) if index else None, actor=actor, user=user)
+                     record_index=record, actor=actor, user=user)
     return "Withheld from the bundle."
 
 
@@ -170,8 +188,8 @@ def complete_task(job, data, user, actor, files: Any = None):
     upload = files.get("file") if files else None
     documents = [actions.document_record(upload.name, upload.read(), upload.content_type)] if upload else None
     affected = _text(data, "affected")
-    actions.complete_task(job, note=_text(data, "note"), actor=actor, documents=documents,
-                          affected=int(affected) if affected.isdigit() else 0)
+    count = _whole(affected, "affected must be a whole number.") if affected else 0
+    actions.complete_task(job, note=_text(data, "note"), actor=actor, documents=documents, affected=count)
     return f"{job.system.name}: done."
 
 

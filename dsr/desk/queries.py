@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -44,7 +45,7 @@ class QueueFilter:
             regime=params.get("regime", ""),
             assignee=params.get("assignee", ""),
             overdue=params.get("overdue", "") in {"1", "true", "on", "yes"},
-            q=params.get("q", "").strip()[:254],
+            q=params.get("q", "").replace("\x00", "").strip()[:254],  # NUL matches nothing
             sort=params.get("sort", "due") or "due",
             open_only=params.get("open", "") in {"1", "true", "on", "yes"},
         )
@@ -61,7 +62,7 @@ class QueueFilter:
                     raise ValueError
             except ValueError:
                 errors["due_within"] = "A number of days from 0 to 3650."
-        if f.assignee not in ("", "me", "none") and not f.assignee.isdigit():
+        if f.assignee not in ("", "me", "none") and not re.fullmatch(r"[0-9]{1,9}", f.assignee):
             errors["assignee"] = "A user id, 'me' or 'none'."
         return f, errors
 

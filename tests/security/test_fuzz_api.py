@@ -1,0 +1,262 @@
+"""Fuzz the whole HTTP API from its own OpenAPI schema (schemathesis), in-process through WSGI.
+
+Every operation in ``/api/schema/`` is fuzzed twice:
+
+- as nobody: no credentials and generated path parameters, so every refusal (401, 404...)
+  must be one the schema documents;
+- as the actor the operation is for (a trusted integration, a subject with their status
+  token, a connected system with its token, an officer with a personal token), with the
+  ids of real objects put into the path, so generated bodies get past authentication and
+  reach validation and the services behind it.
+
+Each response must pass: no server error, a documented status code, the documented
+content type, headers and body schema. Two schemathesis checks are left out on purpose:
+``negative_data_rejection`` (DRF turns a number into a string where a string is asked for,
+by design, and the officer actions take loosely typed input shared with the desk's HTML
+forms) and ``positive_data_acceptance`` (a schema-valid six-digit code is still the wrong
+code). Negative cases are still sent, and must still meet the checks above.
+
+Rate limits are relaxed for the fuzzing, or nearly every case would stop at the limit;
+429 is documented on the rate-limited operations, and ``test_rate_limited_answers_conform``
+holds the real 429s to the schema. Generation is seeded (deterministic in CI) and bounded:
+the whole file runs in about a minute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import schemathesis
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from dsr import execution, jobs, results, verification
+from dsr.audit import Actor
+from dsr.desk.auth import token_hash as personal_token_hash
+from dsr.desk.roles import Role, grant
+from dsr.models import (
+    ApiToken,
+    ConnectorJob,
+    DataSubjectRequest,
+    IntegrationToken,
+    Status,
+    SystemConnection,
+)
+from dsr.wsgi import application
+from tests.conftest import code_from, last_code
+from tests.factories import RequestFactory
+
+pytestmark = pytest.mark.django_db
+
+CONFIG = schemathesis.Config.from_dict({"seed": 20260101, "generation": {"max-examples": 15}})
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application, config=CONFIG)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+# A real server always says who is calling; the rate limits count by this address.
+CLIENT = {"REMOTE_ADDR": "203.0.113.7"}
+FUZZ_SETTINGS = hypothesis_settings(
+    deadline=None,
+    database=None,  # nothing replayed from earlier runs: the same cases every time
+    # The database and the world below persist across a test's examples, on purpose:
+    # later cases meet the state earlier ones left (a claimed job, a used code).
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.fixture(autouse=True)
+def in_test_transaction(settings):
+    """Serve WSGI calls inside the test's transaction, as Django's own test client does."""
+    for name in (
+        "SUBMIT_PER_IP",
+        "SUBMIT_PER_EMAIL",
+        "VERIFY_PER_IP",
+        "VERIFY_PER_EMAIL",
+        "RESEND_PER_REQUEST",
+    ):
+        setattr(settings, f"DSR_RATE_{name}", "100000/h")
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@dataclass
+class World:
+    awaiting: DataSubjectRequest  # waits for its code
+    released: DataSubjectRequest  # access request with a bundle to download
+    released_token: str
+    verified: DataSubjectRequest  # an officer may approve it
+    job: ConnectorJob  # waits for the pull system to report
+    system_token: str
+    officer_token: str
+    integration_token: str
+
+
+@pytest.fixture
+def world(django_capture_on_commit_callbacks, tmp_path, settings) -> World:
+    settings.DSR_EXPORT_DIR = str(tmp_path / "exports")
+    system = SystemConnection.objects.create(
+        name="billing", connector="pull", config={"send_identifiers": ["email"]}
+    )
+    SystemConnection.objects.filter(pk=system.pk).update(token_hash=jobs.token_hash("system-token"))
+    scheduler = Actor.scheduler()
+    released = RequestFactory(kind="access", status=Status.VERIFIED)
+    with django_capture_on_commit_callbacks(execute=True):
+        execution.approve(released, actor=scheduler)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.report(
+            released.jobs.get(),
+            {
+                "status": "completed",
+                "records": [{"category": "orders", "fields": {"id": 1, "total": "9.50"}}],
+            },
+            actor=scheduler,
+        )
+    released.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        results.release(released, actor=scheduler)
+        running = RequestFactory(kind="erasure", status=Status.VERIFIED)
+        execution.approve(running, actor=scheduler)
+    officer = get_user_model().objects.create_user("officer", "officer@corp.example")
+    grant(officer, Role.OFFICER)
+    ApiToken.objects.create(user=officer, key_hash=personal_token_hash("officer-token"))
+    IntegrationToken.objects.create(name="website", token_hash=jobs.token_hash("integration-token"))
+    world = World(
+        awaiting=RequestFactory(kind="access"),
+        released=released,
+        released_token=verification.status_token(released),
+        verified=RequestFactory(kind="access", status=Status.VERIFIED),
+        job=running.jobs.get(),
+        system_token="system-token",
+        officer_token="officer-token",
+        integration_token="integration-token",
+    )
+    assert world.released.status == Status.COMPLETED and results.current_bundle(world.released)
+    assert world.job.status == "waiting"
+    return world
+
+
+def as_actor(case, world: World) -> None:
+    """Credentials and real ids for the actor this operation is for."""
+    path, params = case.path, case.path_parameters or {}
+    if path.startswith("/api/v1/desk/"):
+        token = f"Token {world.officer_token}"
+        ids = {"request_id": str(world.verified.pk), "job_id": str(world.job.pk)}
+    elif path.startswith("/api/v1/systems/"):
+        token, ids = f"Bearer {world.system_token}", {"job_id": str(world.job.pk)}
+    elif path == "/api/v1/requests/":
+        token, ids = f"Bearer {world.integration_token}", {}
+    elif path.endswith(("/verify/", "/resend/")):
+        token, ids = None, {"reference": world.awaiting.reference}
+    else:  # the subject's own request: status, download code, download
+        token, ids = f"Bearer {world.released_token}", {"reference": world.released.reference}
+    params.update({name: value for name, value in ids.items() if name in params})
+    if token:
+        case.headers = {**(case.headers or {}), "Authorization": token}
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_as_nobody(case):
+    case.call_and_validate(environ_base=CLIENT, checks=CHECKS)
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_as_its_actor(case, world, django_capture_on_commit_callbacks):
+    as_actor(case, world)
+    # Run what the call queues (emails, jobs) too: a crash there is a finding as well.
+    with django_capture_on_commit_callbacks(execute=True):
+        case.call_and_validate(environ_base=CLIENT, checks=CHECKS)
+
+
+# --- answers the fuzzer cannot reach by chance ---------------------------------------------
+
+
+def _call(path: str, method: str, **kwargs):
+    case = schema[path][method].Case(**kwargs)
+    response = case.call(environ_base=CLIENT)
+    case.validate_response(response, checks=CHECKS)
+    return response
+
+
+@pytest.mark.parametrize(
+    ("path", "limit", "setting"),
+    [
+        ("/api/v1/requests/", 2, "DSR_RATE_SUBMIT_PER_IP"),
+        ("/api/v1/requests/{reference}/verify/", 2, "DSR_RATE_VERIFY_PER_IP"),
+        ("/api/v1/requests/{reference}/resend/", 2, "DSR_RATE_RESEND_PER_REQUEST"),
+        ("/api/v1/requests/{reference}/download/code/", 2, "DSR_RATE_RESEND_PER_REQUEST"),
+        ("/api/v1/requests/{reference}/download/", 2, "DSR_RATE_VERIFY_PER_IP"),
+    ],
+)
+def test_rate_limited_answers_conform(path, limit, setting, world, settings):
+    setattr(settings, setting, f"{limit}/h")
+    kwargs: dict = {}
+    if path == "/api/v1/requests/":
+        kwargs["body"] = {"kind": "access", "email": "fuzz@example.com", "country": "DE"}
+    elif path.endswith(("/verify/", "/resend/")):
+        kwargs["path_parameters"] = {"reference": world.awaiting.reference}
+        kwargs["body"] = {"code": "000000"} if path.endswith("/verify/") else None
+    else:
+        kwargs["path_parameters"] = {"reference": world.released.reference}
+        kwargs["headers"] = {"Authorization": f"Bearer {world.released_token}"}
+        kwargs["body"] = {"code": "000000"} if path.endswith("/download/") else None
+    kwargs = {key: value for key, value in kwargs.items() if value is not None}
+    statuses = [_call(path, "POST", **kwargs).status_code for _ in range(limit + 1)]
+    assert 429 not in statuses[:limit] and statuses[-1] == 429, statuses
+
+
+def test_a_right_code_and_a_download_conform(world, django_capture_on_commit_callbacks):
+    reference = world.awaiting.reference
+    with django_capture_on_commit_callbacks(execute=True):
+        _call(
+            "/api/v1/requests/{reference}/resend/", "POST", path_parameters={"reference": reference}
+        )
+    email = world.awaiting.identifiers["email"]
+    verified = _call(
+        "/api/v1/requests/{reference}/verify/",
+        "POST",
+        path_parameters={"reference": reference},
+        body={"code": last_code(email)},
+    )
+    assert verified.status_code == 200 and verified.json()["status"] == "verified"
+
+    auth = {"Authorization": f"Bearer {world.released_token}"}
+    released = {"reference": world.released.reference}
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = _call(
+            "/api/v1/requests/{reference}/download/code/",
+            "POST",
+            path_parameters=released,
+            headers=auth,
+        )
+    assert sent.status_code == 202
+    code = code_from(mail.outbox[-1])
+    download = _call(
+        "/api/v1/requests/{reference}/download/",
+        "POST",
+        path_parameters=released,
+        headers=auth,
+        body={"code": code},
+    )
+    assert download.status_code == 200 and download.headers["content-type"] == ["application/zip"]
+    assert download.content.startswith(b"PK")
