@@ -56,7 +56,7 @@ def _parse(header: str) -> tuple[int, list[str]]:
         if not sep or not value:
             raise SignatureError("garbled signature header")
         if name == "t":
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):  # "²".isdigit() is true too
                 raise SignatureError("garbled signature header: timestamp is not a number")
             timestamp = int(value)
         elif name == SCHEME:

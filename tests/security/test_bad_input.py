@@ -19,6 +19,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from connectors.signing import SignatureError, verify
 from dsr import execution, results, storage
 from dsr.audit import Actor
 from dsr.desk.auth import token_hash as personal_token_hash
@@ -466,6 +467,19 @@ def test_a_number_an_officer_sends_is_ascii_digits_that_fit(api, number, officer
     assert_error(api.get("/api/v1/desk/requests/", {"assignee": number}, **OFFICER), 400, "invalid")
     request.refresh_from_db()
     assert request.assignee is None and "decision" not in request.changes[0]
+
+
+@pytest.mark.parametrize("timestamp", ["²", "١٧٠٠٠٠٠٠٠٠", "1e9", "-1"])
+def test_a_signature_timestamp_is_ascii_digits(client, timestamp):
+    with pytest.raises(SignatureError, match="timestamp is not a number"):
+        verify("secret", f"t={timestamp},v1=00", b"{}")
+    response = client.post(
+        "/demo/marketing-webhook/",
+        b"{}",
+        content_type="application/json",
+        HTTP_X_DSR_SIGNATURE=f"t={timestamp},v1=00",
+    )
+    assert response.status_code == 401 and response.json()["status"] == "failed"
 
 
 @pytest.mark.parametrize(
