@@ -6,12 +6,43 @@ identifier in clear.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
 from django_ratelimit.core import get_usage, is_ratelimited
 
 from .crypto import identifier_hash
+
+
+# The address a request is counted under when it has none (a Unix socket with no proxy
+# header): all such requests share one budget rather than escape the limits.
+NO_ADDRESS = "0.0.0.0"
+
+
+def _address(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(request: Any) -> str:
+    """The client's address for rate limits (``RATELIMIT_IP_META_KEY``).
+
+    With ``DSR_TRUSTED_PROXIES`` = n, the address is the n-th entry of X-Forwarded-For
+    from the right: the one the outermost trusted proxy saw. Entries left of it are the
+    client's to write, so they are never believed. Without proxies, or when the header
+    is short or garbled, it is the connection's own address.
+    """
+    hops = settings.DSR_TRUSTED_PROXIES
+    if hops:
+        forwarded = [part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= hops:
+            found = _address(forwarded[-hops])
+            if found:
+                return found
+    return _address(request.META.get("REMOTE_ADDR") or "") or NO_ADDRESS
 
 
 class RateLimited(Exception):

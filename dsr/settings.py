@@ -404,6 +404,10 @@ DSR_REMINDER_DAYS = _read(
 )
 
 RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "dsr.ratelimit.client_ip"
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the
+# connection's own address is the client's).
+DSR_TRUSTED_PROXIES = _read("DSR_TRUSTED_PROXIES", _whole_number, 0)
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] if not REDIS_URL else []
 
 DSR_EXPORT_DIR = os.environ.get("DSR_EXPORT_DIR") or str(VAR_DIR / "exports")
