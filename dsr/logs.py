@@ -23,6 +23,8 @@ class WithholdSQLValues(logging.Filter):
     """For ``django.db.backends``: literals in the statement and its parameters are withheld."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "sql_values_withheld", False):
+            return True  # already done by this filter on another logger or handler
         if isinstance(record.args, tuple) and len(record.args) == 4 and hasattr(record, "sql"):
             duration, sql, params, alias = record.args
             try:
@@ -32,4 +34,5 @@ class WithholdSQLValues(logging.Filter):
             masked = withhold_values(str(sql))
             record.args = (duration, masked, f"<{count} withheld>", alias)
             record.sql, record.params = masked, None
+            record.sql_values_withheld = True
         return True

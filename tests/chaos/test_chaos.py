@@ -139,8 +139,14 @@ def chaos_redis(tmp_path):
 
 
 def _reset_celery_connections() -> None:
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    """Close every pooled broker connection and forget the pools.
+
+    ``app.pool`` is kombu's process-wide pool for the broker URL: closing it without
+    dropping it from kombu's registry would leave later tests a closed pool.
+    """
+    from kombu import pools
+
+    pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
