@@ -54,6 +54,7 @@ from bench.common import (  # noqa: E402
     processes,
     recreate_database,
     serving,
+    summary,
     table,
     wait_until,
 )
@@ -379,6 +380,9 @@ def main() -> None:
         ["measure", "ours", "floor", "ours / floor"], rows))
     print(f"(shop built in {build_seconds:.0f} s; whole run {time.perf_counter() - run_started:.0f} s; "
           "every result checked)")
+    summary("3 burst", f"{n_requests:,} erasures x 4 systems, first submission to last completed",
+            f"{burst_seconds:.1f} s ({rate:.1f} req/s)", f"{floor_seconds:.1f} s", burst_seconds / floor_seconds,
+            "batching pays off (erase_many)")
 
 
 if __name__ == "__main__":

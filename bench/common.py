@@ -153,3 +153,19 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     out = [f"\n{title}", line, "-+-".join("-" * w for w in widths)]
     out += [" | ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
     return "\n".join(out)
+
+
+def summary(workload: str, measure: str, ours: str, floor: str, ratio: float | None, aim: str = "") -> None:
+    """One line for the table ``make bench`` prints at the end (bench/run_all.py).
+
+    ``ratio`` is ours ÷ floor, in the direction where lower is better (times, or the
+    floor's throughput over ours). Written to $BENCH_SUMMARY when it is set.
+    """
+    import json
+
+    path = os.environ.get("BENCH_SUMMARY")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"workload": workload, "measure": measure, "ours": ours, "floor": floor,
+                             "ratio": ratio, "aim": aim}) + "\n")

@@ -27,6 +27,9 @@ os.environ.setdefault("DSR_TESTING", "1")  # no HTTPS redirects for the test cli
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
 
+from bench.common import summary  # noqa: E402
+
+
 def ensure_database(url: str) -> None:
     if not url.startswith("postgres"):
         return
@@ -155,6 +158,9 @@ def main() -> None:
     for size, page_ms, page_q, api_ms, api_q, floor_ms in rows:
         print(f"{size:>9} | {page_ms:>8.1f} {page_q:>7} | {api_ms:>7.1f} {api_q:>7} | {floor_ms:>10.1f} | "
               f"{page_ms / floor_ms:>9.1f}x")
+        summary("6 desk queue", f"{total:,} requests, page of {size}: page / API ({page_q} / {api_q} queries)",
+                f"{page_ms:.1f} / {api_ms:.1f} ms", f"{floor_ms:.1f} ms", page_ms / floor_ms,
+                "queries constant in the page size")
 
 
 if __name__ == "__main__":
