@@ -17,7 +17,7 @@ from .crypto import identifier_hash
 
 # The address a request is counted under when it has none (a Unix socket with no proxy
 # header): all such requests share one budget rather than escape the limits.
-NO_ADDRESS = "0.0.0.0"
+NO_ADDRESS = "0.0.0.0"  # nosec B104: a rate-limit key, not an address anything binds to
 
 
 def _address(value: str) -> str | None:
