@@ -49,17 +49,39 @@ VERB = "deadline.reminder"
 OVERDUE = "overdue"
 ACK = "ack"
 ACK_WARNING_DAYS = 2  # CCPA: the 10-business-day acknowledgement, flagged 2 days ahead
-CHUNK = 500  # requests locked, marked and audited per transaction
+CHUNK = 2000  # requests locked, marked and audited per transaction
 MAX_LISTED = 100  # requests listed in one email; the rest are counted (the queue has them all)
 TEMPLATE = "deadline_reminder"
 _TEAM = object()  # the recipient key for unassigned requests: every officer and administrator
 _KINDS, _REGIMES = dict(Kind.choices), dict(Regime.choices)
 
-FIELDS = (
-    "id", "reference", "kind", "regime", "due_on", "extended_due_on",
-    "acknowledge_by", "acknowledged_at", "reminders_sent",
-    "assignee__id", "assignee__email", "assignee__is_active",
+# What the sweep reads of each locked request, as plain values: building model instances
+# (and the assignee's) cost more than everything else the sweep does in Python.
+COLUMNS = (
+    "pk", "reference", "kind", "regime", "due_on", "extended_due_on", "acknowledge_by",
+    "acknowledged_at", "reminders_sent", "assignee__email", "assignee__is_active",
 )
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One locked request, as far as the reminders go (same names as the model's fields)."""
+
+    pk: Any
+    reference: str
+    kind: str
+    regime: str
+    due_on: date
+    extended_due_on: date | None
+    acknowledge_by: date | None
+    acknowledged_at: Any
+    reminders_sent: list[str] | None
+    assignee_email: str | None
+    assignee_is_active: bool | None
+
+    @property
+    def effective_due_on(self) -> date:
+        return self.extended_due_on or self.due_on
 
 
 def thresholds() -> list[int]:
@@ -77,7 +99,7 @@ def due_marker(days_left: int, steps: list[int]) -> str | None:
     return None
 
 
-def markers_due(request: DataSubjectRequest, today: date, steps: list[int]) -> list[str]:
+def markers_due(request: DataSubjectRequest | Candidate, today: date, steps: list[int]) -> list[str]:
     """Every marker the request has earned today, sent or not."""
     markers = []
     marker = due_marker((request.effective_due_on - today).days, steps)
@@ -170,23 +192,28 @@ class Item:
 
 @dataclass
 class Digest:
-    """The most urgent ``MAX_LISTED`` items for one recipient, and how many there were in all."""
+    """The most urgent ``MAX_LISTED`` items for one recipient, and how many there were in all.
+
+    Only those listed ever become an :class:`Item`; the rest are counted.
+    """
 
     total: int = 0
-    _heap: list[tuple[int, int, Item]] = field(default_factory=list)
+    _heap: list[tuple[int, int, Candidate, list[str], date]] = field(default_factory=list)
     _order: Any = field(default_factory=itertools.count)
 
-    def add(self, item: Item) -> None:
+    def add(self, request: Candidate, crossed: list[str], today: date) -> None:
         self.total += 1
-        heapq.heappush(self._heap, (-item.urgency, next(self._order), item))
-        if len(self._heap) > MAX_LISTED:
-            heapq.heappop(self._heap)  # the least urgent goes (counted, not listed)
+        entry = (-_urgency(request, crossed, today), next(self._order), request, crossed, today)
+        if len(self._heap) < MAX_LISTED:
+            heapq.heappush(self._heap, entry)
+        else:
+            heapq.heappushpop(self._heap, entry)  # the least urgent goes (counted, not listed)
 
     def items(self) -> list[Item]:
-        return [entry[2] for entry in self._heap]
+        return [_item(request, crossed, today) for _, _, request, crossed, today in self._heap]
 
 
-def _describe(marker: str, request: DataSubjectRequest, days_left: int) -> str:
+def _describe(marker: str, request: Candidate, days_left: int) -> str:
     if marker == OVERDUE:
         return "overdue"
     if marker == ACK:
@@ -196,11 +223,16 @@ def _describe(marker: str, request: DataSubjectRequest, days_left: int) -> str:
     return f"due in {days_left} day{'' if days_left == 1 else 's'}"
 
 
-def _item(request: DataSubjectRequest, markers: list[str], today: date) -> Item:
-    days_left = (request.effective_due_on - today).days
-    urgency = days_left
+def _urgency(request: Candidate, markers: list[str], today: date) -> int:
+    """The fewest days left on anything crossed: the email lists the smallest first."""
+    urgency = (request.effective_due_on - today).days
     if ACK in markers:
         urgency = min(urgency, (request.acknowledge_by - today).days)
+    return urgency
+
+
+def _item(request: Candidate, markers: list[str], today: date) -> Item:
+    days_left = (request.effective_due_on - today).days
     return Item(
         reference=request.reference,
         kind=_KINDS.get(request.kind, request.kind),
@@ -209,14 +241,13 @@ def _item(request: DataSubjectRequest, markers: list[str], today: date) -> Item:
         days_left=days_left,
         crossed=[_describe(m, request, days_left) for m in markers],
         pk=request.pk,
-        urgency=urgency,
+        urgency=_urgency(request, markers, today),
     )
 
 
-def _recipient_key(request: DataSubjectRequest) -> Any:
-    user = request.assignee
-    if user is not None and user.is_active and user.email:
-        return user.email
+def _recipient_key(request: Candidate) -> Any:
+    if request.assignee_is_active and request.assignee_email:
+        return request.assignee_email
     return _TEAM
 
 
@@ -236,9 +267,6 @@ def team_addresses() -> list[str]:
     )
 
 
-# -- the audit trail, a chunk at a time -------------------------------------------------------
-
-
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -253,35 +281,32 @@ def _claim(
     """
     actor = Actor.scheduler()
     with transaction.atomic():
-        rows = list(
-            candidates.filter(pk__in=ids)
+        rows = [
+            Candidate(*values)
+            for values in candidates.filter(pk__in=ids)
             .select_for_update(skip_locked=True, of=("self",))
-            .select_related("assignee")
-            .only(*FIELDS)
-        )
-        marked, entries, listed = [], [], []
+            .values_list(*COLUMNS)
+        ]
+        entries, listed = [], []
+        # One UPDATE per distinct new list (a handful: "due:7", "due:7 + due:2", "overdue", ...):
+        # far cheaper than bulk_update's CASE per row; the rows are locked, so no list is lost.
+        by_value: dict[tuple[str, ...], list[Any]] = {}
         for request in rows:
             sent = list(request.reminders_sent or [])
             new = [m for m in markers_due(request, today, steps) if m not in sent]
             if not new:
                 continue
-            request.reminders_sent = sent + new
-            marked.append(request)
+            by_value.setdefault(tuple(sent + new), []).append(request.pk)
             for marker in new:
                 when = request.acknowledge_by if marker == ACK else request.effective_due_on
                 entries.append((request.pk, {"marker": marker, "days_left": (when - today).days}))
-            listed.append((_recipient_key(request), _item(request, new, today)))
-        # One UPDATE per distinct list (a handful: "due:7", "due:7 + due:2", "overdue", ...):
-        # far cheaper than bulk_update's CASE per row; the rows are locked, so no list is lost.
-        by_value: dict[tuple[str, ...], list[Any]] = {}
-        for request in marked:
-            by_value.setdefault(tuple(request.reminders_sent), []).append(request.pk)
+            listed.append((_recipient_key(request), request, new))
         for value, pks in by_value.items():
             DataSubjectRequest.objects.filter(pk__in=pks).update(reminders_sent=list(value))
         audit.record_many(VERB, entries, actor=actor)
     # Only once committed: a chunk rolled back is reminded by the next run, so not listed now.
-    for key, item in listed:
-        digests.setdefault(key, Digest()).add(item)
+    for key, request, new in listed:
+        digests.setdefault(key, Digest()).add(request, new, today)
 
 
 def _merge(digests: Iterable[Digest]) -> tuple[list[Item], int]:

@@ -329,8 +329,8 @@ def test_queries_do_not_grow_with_the_number_of_requests(team):
     print(f"\nqueries ({connection.vendor}): {len(few)} for 9 requests (12 audit events), "
           f"{len(many)} for 90 (120 audit events); audit inserts {len(audit_inserts(few))} and "
           f"{len(audit_inserts(many))}")
-    # The candidates, the team, and per chunk of 500: the lock, one UPDATE per distinct marker
-    # list (here 3), the chain-head lock, the audit insert, the head update.
+    # The candidates, the team, and per chunk (watch.CHUNK requests): the lock, one UPDATE
+    # per distinct marker list (here 3), the chain-head lock, the audit insert, the head update.
     assert len(few) - len(audit_inserts(few)) == len(many) - len(audit_inserts(many)) == 10
     # The audit events go in one INSERT per chunk; SQLite's limit on query parameters
     # splits that into one per ~100 events.
@@ -384,3 +384,38 @@ def test_an_extension_restarts_the_countdown_to_the_new_date(team):
     )
     watch.remind()
     assert markers(request) == ["due:7"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL storage parameter")
+def test_the_requests_table_leaves_room_on_each_page_for_the_sweeps_updates():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'dsr_datasubjectrequest'")
+        [options] = cursor.fetchone()
+    assert "fillfactor=80" in (options or [])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="HOT updates are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_marking_a_request_leaves_the_indexes_alone(team):
+    """The sweep's UPDATE changes no indexed column, so with room left on the page PostgreSQL
+    writes it as a heap-only tuple: no new entry in any of the table's indexes. One request
+    in eight is due, about the share a first pass marks."""
+    requests = [
+        RequestFactory(status=Status.IN_PROGRESS, assignee=team["officer"],
+                       due_on=today() + timedelta(days=7 if i % 8 == 0 else 30))
+        for i in range(32)
+    ]
+
+    def updates():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")  # this backend's counts, now
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                           "WHERE relname = 'dsr_datasubjectrequest'")
+            return cursor.fetchone()
+
+    updated, hot = updates()
+    assert watch.remind() == 1
+    assert [bool(markers(r)) for r in requests] == [i % 8 == 0 for i in range(32)]
+    updated_after, hot_after = updates()
+    assert (updated_after - updated, hot_after - hot) == (4, 4)
