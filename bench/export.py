@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import PG, django_setup, product_env, recreate_database, table  # noqa: E402
+from bench.common import PG, django_setup, product_env, recreate_database, summary, table  # noqa: E402
 
 APP_DB, SHOP_DB = "dsr_bench_export", "dsr_bench_export_shop"
 REDIS_DB = "redis://127.0.0.1:6379/11"
@@ -263,6 +263,10 @@ def main() -> None:
     print(f"shop built in {seeding:.1f} s; checked: the export and the bundle's JSON and CSV hold exactly "
           f"the subject's events ({args.records:,}, and {traced_records:,} in the traced run) "
           f"and nothing of another customer")
+    summary("5 export", f"{args.records:,} records: export + bundle", f"{ours['total']:.1f} s",
+            f"{floor_s:.2f} s (COPY)", ours["total"] / floor_s, "bounded memory")
+    summary("5 export", "peak memory (max RSS growth)", f"{ours['rss_growth'] / MB:.1f} MB", "", None,
+            "< 200 MB")
 
 
 if __name__ == "__main__":

@@ -1,31 +1,64 @@
-"""Run every benchmark in bench/ and print their tables (`make bench`).
+"""Run every benchmark in bench/, then print one table of their figures (`make bench`).
 
 Each benchmark measures its floor in the same run, so the ratios hold on a noisy,
-shared machine even when the absolute figures move.
+shared machine even when the absolute figures move. Each prints its own detailed
+table as it goes; the summary at the end has one line per figure: ours, the floor,
+the ratio (ours ÷ floor, lower is better) and the aim.
+
+    python bench/run_all.py [--quick]
+
+``--quick`` runs smaller workloads (for a check that everything works, not for figures).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench.common import table  # noqa: E402
+
+# name, script, its arguments for `make bench` (sized to finish all in ~10 minutes on 2
+# cores), and for --quick.
 BENCHMARKS = [
-    ("fan-out (workloads 1 and 2)", [sys.executable, str(HERE / "fanout.py")]),
-    ("desk queue (workload 6)", [sys.executable, str(HERE / "desk_queue.py")]),
+    ("fan-out (workloads 1 and 2)", "fanout.py", [], ["--access", "40", "--erasure", "20", "--sequential", "5"]),
+    ("burst fan-out (workload 3)", "burst.py", ["--requests", "600"], ["--requests", "100"]),
+    ("intake under load (workload 4)", "intake.py", [], ["--seconds", "5"]),
+    ("export of 1,000,000 records (workload 5)", "export.py", [], ["--records", "100000"]),
+    ("desk queue (workload 6)", "desk_queue.py", [], ["--repeat", "3"]),
+    ("deadline sweep (workload 7)", "sweep.py", [], ["--requests", "100000"]),
 ]
 
 
 def main() -> int:
-    failed = 0
+    quick = "--quick" in sys.argv[1:]
+    failed = []
     started = time.monotonic()
-    for name, command in BENCHMARKS:
-        print(f"\n=== {name}", flush=True)
-        result = subprocess.run(command, cwd=HERE.parent)
-        failed += result.returncode != 0
-    print(f"\n{len(BENCHMARKS) - failed} of {len(BENCHMARKS)} benchmarks ran in {time.monotonic() - started:.0f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        summary_file = Path(tmp) / "summary.jsonl"
+        env = {**os.environ, "BENCH_SUMMARY": str(summary_file)}
+        for name, script, args, quick_args in BENCHMARKS:
+            print(f"\n=== {name}", flush=True)
+            began = time.monotonic()
+            result = subprocess.run([sys.executable, str(HERE / script), *(quick_args if quick else args)],
+                                    cwd=HERE.parent, env=env)
+            print(f"({script}: {time.monotonic() - began:.0f} s)", flush=True)
+            if result.returncode != 0:
+                failed.append(name)
+        lines = [json.loads(line) for line in summary_file.read_text().splitlines()] if summary_file.exists() else []
+    rows = [[line["workload"], line["measure"], line["ours"], line["floor"],
+             "" if line["ratio"] is None else f"{line['ratio']:.1f}x", line["aim"]] for line in lines]
+    print(table(f"Summary ({'quick run' if quick else 'make bench'}; ratio = ours / floor, lower is better)",
+                ["workload", "measure", "ours", "floor", "ratio", "aim"], rows or [["-"] * 6]))
+    print(f"\n{len(BENCHMARKS) - len(failed)} of {len(BENCHMARKS)} benchmarks ran in "
+          f"{time.monotonic() - started:.0f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 

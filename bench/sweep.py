@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import PG, django_setup, product_env, recreate_database, table  # noqa: E402
+from bench.common import PG, django_setup, product_env, recreate_database, summary, table  # noqa: E402
 
 APP_DB, FLOOR_DB = "dsr_bench_sweep", "dsr_bench_sweep_floor"
 REDIS_DB = os.environ.get("BENCH_SWEEP_REDIS", "redis://127.0.0.1:6379/11")
@@ -349,6 +349,9 @@ def main() -> None:
                  "emails"], rows))
     print(f"\nseeded {total:,} requests in {seeding:.1f} s; verified the audit chain "
           f"({first_counts['events']:,} events) in {chain_check:.1f} s")
+    summary("7 sweep", f"{args.requests:,} open requests, first pass ({first_counts['marked']:,} reminded)",
+            f"{first:.1f} s", f"{floor_first:.2f} s", first / floor_first, "")
+    summary("7 sweep", "idle pass (nothing new)", f"{idle:.2f} s", f"{floor_idle:.2f} s", idle / floor_idle, "")
 
 
 if __name__ == "__main__":
