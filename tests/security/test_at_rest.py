@@ -25,27 +25,32 @@ from dsr.models import ConnectorJob, Note, ResultBundle
 from .journey import clinic_dsn, run_access_journey, shop_dsn  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
-TEXT_TYPES = ("text", "character varying", "character", "json", "jsonb", "bytea")
 
 
 def product_columns() -> dict[str, list[tuple[str, str]]]:
-    """Every text, JSON and binary column of every table except the demo shop's (a connected system)."""
+    """Every column of every table except the demo shop's (a connected system), from the
+    database's own catalog (Django's introspection, so on PostgreSQL and SQLite alike).
+    The kind is "binary" for binary columns, "value" for the rest."""
+    introspection = connection.introspection
+    columns: dict[str, list[tuple[str, str]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND data_type = ANY(%s) ORDER BY table_name, ordinal_position",
-            [list(TEXT_TYPES)],
-        )
-        columns: dict[str, list[tuple[str, str]]] = {}
-        for table, column, kind in cursor.fetchall():
-            if not table.startswith("demo_shop_"):
-                columns.setdefault(table, []).append((column, kind))
+        for table in sorted(introspection.table_names(cursor)):
+            if table.startswith("demo_shop_"):
+                continue
+            for column in introspection.get_table_description(cursor, table):
+                try:
+                    field_type = introspection.get_field_type(column.type_code, column)
+                except KeyError:
+                    field_type = ""
+                kind = "binary" if field_type == "BinaryField" else "value"
+                columns.setdefault(table, []).append((column.name, kind))
     return columns
 
 
 def raw_values(table: str, columns: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
     """(table.column, raw bytes) for every non-empty cell, as the database hands them out."""
-    quoted = ", ".join(connection.ops.quote_name(c) + ("" if k == "bytea" else "::text") for c, k in columns)
+    as_text = "::text" if connection.vendor == "postgresql" else ""
+    quoted = ", ".join(connection.ops.quote_name(c) + ("" if k == "binary" else as_text) for c, k in columns)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {quoted} FROM {connection.ops.quote_name(table)}")  # names from the catalog
         rows = cursor.fetchall()

@@ -120,7 +120,8 @@ def test_sql_in_the_log_keeps_its_shape_and_loses_its_values():
         list(Customer.objects.filter(email__iexact="it's.me@example.net", name="O'Brien"))
     [record] = [r for r in sql.records if "demo_shop_customer" in r.getMessage()]
     message = record.getMessage()
-    assert 'FROM "demo_shop_customer"' in message and "UPPER(" in message
+    assert 'FROM "demo_shop_customer"' in message and '"demo_shop_customer"."name" = \'…\'' in message
     assert "it''s.me" not in message and "it's.me" not in message and "Brien" not in message
-    assert "<2 withheld>" in message and record.sql.count("'…'") == 2 and record.params is None
+    # two values, and on SQLite the LIKE's ESCAPE character too
+    assert "<2 withheld>" in message and record.sql.count("'…'") >= 2 and record.params is None
     assert [r.getMessage() for r in everything.records if r.name == "django.db.backends"] == [message]
