@@ -436,7 +436,8 @@ class Note(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    text = models.TextField()
+    # Officers write about the person here (a phone call, an ID document seen...): encrypted.
+    text = EncryptedJSONField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -113,18 +113,19 @@ def test_after_a_whole_access_request_nothing_is_stored_in_clear(
 
 
 def test_the_search_would_see_a_value_stored_in_clear():
-    """The raw reading is not blind: an email typed into an officer's note (free text, not
-    encrypted) is found in that very column."""
+    """The raw reading is not blind: a value kept in clear on purpose (the request's public
+    reference) is found in its very column, while an email written into an officer's note
+    (encrypted) and the request's own email (encrypted) are not."""
     from tests.factories import RequestFactory
 
     request = RequestFactory()
     Note.objects.create(request=request, text="called zelda.quixote-nakamura@example.net back")
-    cells = raw_values("dsr_note", product_columns()["dsr_note"])
-    assert found_in(cells, ["Zelda.Quixote-Nakamura@example.net"]) == [
-        "'Zelda.Quixote-Nakamura@example.net' in dsr_note.text"]
-    # Encrypted fields are not: the request's email is in its identifiers, but never in clear.
     own = raw_values("dsr_datasubjectrequest", product_columns()["dsr_datasubjectrequest"])
+    assert found_in(own, [request.reference]) == [f"'{request.reference}' in dsr_datasubjectrequest.reference"]
     assert not found_in(own, [request.email])
+    notes = raw_values("dsr_note", product_columns()["dsr_note"])
+    assert notes and not found_in(notes, ["Zelda.Quixote-Nakamura@example.net", "quixote"])
+    assert Note.objects.get(request=request).text == "called zelda.quixote-nakamura@example.net back"
 
 
 def test_the_cache_holds_no_identifier_either(client):
