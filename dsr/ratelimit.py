@@ -45,6 +45,16 @@ def client_ip(request: Any) -> str:
     return _address(request.META.get("REMOTE_ADDR") or "") or NO_ADDRESS
 
 
+def _django(request: Any) -> Any:
+    """The Django request behind a DRF one."""
+    return getattr(request, "_request", request)
+
+
+def _key_fn(key: str | None) -> Any:
+    """django-ratelimit's key: the client address (``client_ip``), or a fixed keyed hash."""
+    return "ip" if key is None else (lambda _group, _request: key)
+
+
 class RateLimited(Exception):
     def __init__(self, detail: str = "Too many attempts. Please wait and try again later.") -> None:
         super().__init__(detail)
@@ -53,9 +63,7 @@ class RateLimited(Exception):
 
 def hit(request: Any, *, group: str, rate: str, key: str | None = None) -> bool:
     """Count one hit against ``group``; True when the caller is over ``rate``."""
-    django_request = getattr(request, "_request", request)
-    key_fn: Any = "ip" if key is None else (lambda _group, _request: key)
-    return is_ratelimited(django_request, group=group, key=key_fn, rate=rate, increment=True)
+    return is_ratelimited(_django(request), group=group, key=_key_fn(key), rate=rate, increment=True)
 
 
 def enforce(request: Any, *limits: tuple[str, str, str | None]) -> None:
@@ -99,11 +107,9 @@ def _login_limits(username: str) -> list[tuple[str, str, str | None]]:
 
 
 def _login_usage(request: Any, username: str, *, increment: bool) -> list[dict]:
-    django_request = getattr(request, "_request", request)
     usages = []
     for group, rate, key in _login_limits(username):
-        key_fn: Any = "ip" if key is None else (lambda _group, _request, key=key: key)
-        usage = get_usage(django_request, group=group, key=key_fn, rate=rate, increment=increment)
+        usage = get_usage(_django(request), group=group, key=_key_fn(key), rate=rate, increment=increment)
         if usage is not None:
             usages.append(usage)
     return usages
