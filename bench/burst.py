@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     PG,
     ROOT,
     celery_worker,
@@ -222,7 +222,7 @@ def submit_all(numbers: list[int], clients: int) -> tuple[dict[str, int], dict[s
 
 
 def wait_for_completion(total: int) -> None:
-    from dsr.models import ConnectorJob, DataSubjectRequest, JobStatus, Status
+    from dsr.core.models import ConnectorJob, DataSubjectRequest, JobStatus, Status
 
     done, last_progress = -1, time.monotonic()
     while done < total:
@@ -238,7 +238,7 @@ def wait_for_completion(total: int) -> None:
 
 def verify_jobs(customer_of: dict[str, int]) -> dict[str, dict]:
     """Every job succeeded with the counts the data implies; per system: jobs, attempts, calls."""
-    from dsr.models import ConnectorJob, DataSubjectRequest, Status
+    from dsr.core.models import ConnectorJob, DataSubjectRequest, Status
 
     requests = DataSubjectRequest.objects.filter(reference__in=customer_of)
     assert requests.filter(status=Status.COMPLETED).count() == len(customer_of)
@@ -269,7 +269,7 @@ def verify_jobs(customer_of: dict[str, int]) -> dict[str, dict]:
 
 
 def latencies(sent_at: dict[str, float]) -> tuple[list[float], float]:
-    from dsr.models import AuditEvent
+    from dsr.core.models import AuditEvent
 
     finished = dict(AuditEvent.objects.filter(request__reference__in=list(sent_at), verb="status.completed")
                     .values_list("request__reference", "created_at"))
@@ -319,7 +319,7 @@ def main() -> None:
     run_started = time.perf_counter()
     build_seconds = build_shop()
     env = fresh_product(APP_DB, REDIS_URL=REDIS, DSR_VAR_DIR=str(ROOT / "var" / "bench-burst"))
-    from dsr.models import SystemConnection
+    from dsr.core.models import SystemConnection
 
     marketing = Marketing()
     marketing.server.start()
@@ -346,7 +346,7 @@ def main() -> None:
         burst_seconds = last - began
         stats = verify_jobs(customer_of)
         verify_shop(ours, before)
-        from dsr.models import DataSubjectRequest
+        from dsr.core.models import DataSubjectRequest
 
         expected_keys = {r.email: f"{r.pk}:{webhook.pk}:erase"
                          for r in DataSubjectRequest.objects.filter(reference__in=customer_of)}
@@ -371,8 +371,8 @@ def main() -> None:
     for name in ("crm locate", "crm erase", "shop-orders erase", "support-desk erase", "marketing erase"):
         s = stats[name]
         rows.append([f"{name}: jobs per connector call (largest batch)",
-                     f"{s['jobs'] / s['calls']:.1f} ({s['largest']}); {s['jobs']:,} jobs, "
-                     f"{s['attempts']:,} attempts", "1", ""])
+                     (f"{s['jobs'] / s['calls']:.1f} ({s['largest']}); {s['jobs']:,} jobs, "
+                     f"{s['attempts']:,} attempts"), "1", ""])
     print(table(
         f"Burst fan-out: {n_requests:,} erasures x 4 systems ({CUSTOMERS:,} customers, {CUSTOMERS * ORDERS_EACH:,} "
         f"orders, {CUSTOMERS // 2:,} tickets; 3 postgres + 1 webhook), gunicorn 2 workers, Celery 2 processes. "

@@ -68,8 +68,8 @@ def fresh_product(database: str, **extra: str) -> dict[str, str]:
 
 def integration_token(token: str, *, auto_approve: bool) -> None:
     """A trusted integration that files pre-verified requests with ``token``."""
-    from dsr.jobs import token_hash
-    from dsr.models import IntegrationToken
+    from dsr.core.models import IntegrationToken
+    from dsr.engine.connections import token_hash
 
     IntegrationToken.objects.create(name="bench", token_hash=token_hash(token), auto_approve=auto_approve)
 

@@ -27,7 +27,7 @@ os.environ.setdefault("DSR_TESTING", "1")  # no HTTPS redirects for the test cli
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
 
-from bench.common import summary  # noqa: E402
+from bench.common import summary
 
 
 def ensure_database(url: str) -> None:
@@ -45,8 +45,8 @@ def seed(total: int) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from dsr.crypto import identifier_hash
-    from dsr.models import DataSubjectRequest, Kind, Regime, Status
+    from dsr.core.crypto import identifier_hash
+    from dsr.core.models import DataSubjectRequest, Kind, Regime, Status
 
     have = DataSubjectRequest.objects.count()
     if have >= total:
@@ -100,13 +100,12 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
+    from django.test.utils import setup_test_environment
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
     from rest_framework.test import APIClient
 
-    from dsr.desk.roles import Role, grant
-
-    from django.test.utils import setup_test_environment
+    from dsr.core.roles import Role, grant
 
     setup_test_environment()  # the test client records the context: we check each answer
     call_command("migrate", verbosity=0)
@@ -147,11 +146,11 @@ def main() -> None:
 
     rows = []
     for size in (25, 50, 200):
-        page_ms, page_q = timed(lambda: page(size), args.repeat)
-        api_ms, api_q = timed(lambda: api_list(size), args.repeat)
-        floor_ms, _ = timed(lambda: raw_floor(size), args.repeat)
+        page_ms, page_q = timed(lambda size=size: page(size), args.repeat)
+        api_ms, api_q = timed(lambda size=size: api_list(size), args.repeat)
+        floor_ms, _ = timed(lambda size=size: raw_floor(size), args.repeat)
         rows.append((size, page_ms, page_q, api_ms, api_q, floor_ms))
-    total = __import__("dsr.models", fromlist=["DataSubjectRequest"]).DataSubjectRequest.objects.count()
+    total = __import__("dsr.core.models", fromlist=["DataSubjectRequest"]).DataSubjectRequest.objects.count()
     print(f"\nDesk queue over {total:,} requests ({connection.vendor}), median of {args.repeat} runs")
     print(f"{'page size':>9} | {'page ms':>8} {'queries':>7} | {'API ms':>7} {'queries':>7} | "
           f"{'raw SQL ms':>10} | {'page/floor':>10}")

@@ -6,7 +6,7 @@ every thousandth event another customer's, interleaved; then 100,000 of a third 
 
 An access request for the heavy customer is approved and runs as it does in production,
 in this process (Celery eager): the export job streams the rows through the connector into
-the encrypted export file, the request moves to review, and ``results.release`` builds the
+the encrypted export file, the request moves to review, and ``access.release`` builds the
 encrypted ZIP bundle. Timed from the approval to the finished bundle, with the growth of
 the process's maximum resident set (getrusage). Python's traced allocations (tracemalloc)
 slow this code about 4.5 times, so their peak is taken in a second run, for the third
@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import PG, django_setup, product_env, recreate_database, summary, table  # noqa: E402
+from bench.common import PG, django_setup, product_env, recreate_database, summary, table
 
 APP_DB, SHOP_DB = "dsr_bench_export", "dsr_bench_export_shop"
 REDIS_DB = "redis://127.0.0.1:6379/11"
@@ -54,8 +54,8 @@ CONFIG = {"tables": [
 ]}
 FLOOR_QUERIES = [
     "COPY (SELECT c.* FROM customer c WHERE c.email = {email}) TO STDOUT",
-    "COPY (SELECT e.* FROM events e WHERE e.customer_id IN (SELECT id FROM customer WHERE email = {email}) "
-    "ORDER BY e.id) TO STDOUT",
+    ("COPY (SELECT e.* FROM events e WHERE e.customer_id IN (SELECT id FROM customer WHERE email = {email}) "
+    "ORDER BY e.id) TO STDOUT"),
 ]
 
 
@@ -96,8 +96,7 @@ def floor(path: Path) -> float:
         with conn.cursor() as cur:
             for query in FLOOR_QUERIES:
                 with cur.copy(sql.SQL(query).format(email=sql.Literal(HEAVY))) as copy:
-                    for data in copy:
-                        fh.write(data)
+                    fh.writelines(copy)
         fh.flush()
         elapsed = time.perf_counter() - started
     return elapsed
@@ -111,9 +110,9 @@ def current_rss() -> int:
 def new_request(email: str):
     from django.utils import timezone
 
-    from dsr import deadlines
-    from dsr.crypto import identifier_hash
-    from dsr.models import DataSubjectRequest, Status
+    from dsr.core import deadlines
+    from dsr.core.crypto import identifier_hash
+    from dsr.core.models import DataSubjectRequest, Status
 
     today = timezone.localdate()
     return DataSubjectRequest.objects.create(
@@ -125,9 +124,10 @@ def new_request(email: str):
 
 def run_product(email: str, trace: bool) -> dict:
     """Approve (the export job runs), then release (the bundle is built); timed and measured."""
-    from dsr import execution, results
-    from dsr.audit import Actor
-    from dsr.models import Status
+    from dsr.core.audit import Actor
+    from dsr.core.models import Status
+    from dsr.engine import fanout
+    from dsr.results import access
 
     request = new_request(email)
     gc.collect()
@@ -136,11 +136,11 @@ def run_product(email: str, trace: bool) -> dict:
         tracemalloc.start()
     started = time.perf_counter()
     try:
-        execution.approve(request, actor=Actor.scheduler())
+        fanout.approve(request, actor=Actor.scheduler())
         exported = time.perf_counter()
         request.refresh_from_db()
         assert request.status == Status.REVIEW, request.status
-        item = results.release(request, actor=Actor.scheduler())
+        item = access.release(request, actor=Actor.scheduler())
         finished = time.perf_counter()
         peak = tracemalloc.get_traced_memory()[1] if trace else None
     finally:
@@ -153,8 +153,8 @@ def run_product(email: str, trace: bool) -> dict:
 
 def verify(request, bundle_item, email: str, customer_id: int, records: int) -> None:
     """Read the export and the bundle back through the product's readers; count and check."""
-    from dsr import storage
-    from dsr.models import ResultBundle
+    from dsr.core import storage
+    from dsr.core.models import ResultBundle
 
     others = [e.encode() for e in CUSTOMERS if e != email]
     [job] = request.jobs.all()
@@ -174,8 +174,7 @@ def verify(request, bundle_item, email: str, customer_id: int, records: int) -> 
     assert bundle_item.manifest["total_records"] == records + 1, bundle_item.manifest
     path = VAR_DIR / "check.zip"
     with open(path, "wb") as fh:
-        for chunk in storage.read_decrypted(bundle_item.file):
-            fh.write(chunk)
+        fh.writelines(storage.read_decrypted(bundle_item.file))
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         assert {"manifest.json", "index.html", "data/shop/customer.json", "data/shop/events.json",
@@ -228,7 +227,7 @@ def main() -> None:
     django_setup(env)
     from django.core.management import call_command
 
-    from dsr.models import SystemConnection
+    from dsr.core.models import SystemConnection
 
     call_command("migrate", verbosity=0)
     SystemConnection.objects.create(name="shop", connector="postgres", config=CONFIG,

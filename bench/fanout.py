@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     PG,
     celery_worker,
     fresh_product,
@@ -87,7 +87,7 @@ def submit(client, token: str, kind: str, i: int) -> tuple[str, float]:
 def run_burst(token: str, kind: str, numbers: list[int], done_status: str) -> dict:
     import httpx
 
-    from dsr.models import AuditEvent, DataSubjectRequest
+    from dsr.core.models import AuditEvent, DataSubjectRequest
 
     with httpx.Client(timeout=30) as client, ThreadPoolExecutor(CLIENTS) as pool:
         began = time.time()
@@ -106,21 +106,22 @@ def run_burst(token: str, kind: str, numbers: list[int], done_status: str) -> di
 def run_sequential(token: str, kind: str, numbers: list[int], done_status: str) -> list[float]:
     import httpx
 
-    from dsr.models import DataSubjectRequest
+    from dsr.core.models import DataSubjectRequest
 
     times = []
     with httpx.Client(timeout=30) as client:
         for i in numbers:
             reference, started = submit(client, token, kind, i)
-            wait_until(lambda: DataSubjectRequest.objects.filter(reference=reference, status=done_status).exists(),
+            wait_until(lambda reference=reference: DataSubjectRequest.objects.filter(
+                reference=reference, status=done_status).exists(),
                        timeout=60, what=f"{reference}")
             times.append(time.time() - started)
     return times
 
 
 def verify_access(references: list[str]) -> None:
-    from dsr import storage
-    from dsr.models import DataSubjectRequest
+    from dsr.core import storage
+    from dsr.core.models import DataSubjectRequest
 
     for request in DataSubjectRequest.objects.filter(reference__in=references).prefetch_related("jobs"):
         [job] = request.jobs.all()
@@ -172,7 +173,7 @@ def main() -> None:
 
     build_shop()
     env = fresh_product(APP_DB)
-    from dsr.models import SystemConnection
+    from dsr.core.models import SystemConnection
 
     system = SystemConnection.objects.create(name="shop", connector="postgres", config=ACCESS_CONFIG,
                                              secrets={"dsn": f"{PG}/{SHOP_DB}"})

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     ROOT,
     fresh_product,
     gunicorn,
@@ -118,7 +118,7 @@ def ensure_wrk() -> str:
         print("wrk is missing: installing the Debian package wrk with apt-get", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         install = ["apt-get", "install", "-y", "-q", "wrk"]
-        if subprocess.run(install, env=env).returncode != 0:  # the package lists may be missing
+        if subprocess.run(install, env=env, check=False).returncode != 0:  # the package lists may be missing
             subprocess.run(["apt-get", "update", "-q"], env=env, check=True)
             subprocess.run(install, env=env, check=True)
         found = shutil.which("wrk")
@@ -178,7 +178,7 @@ def main() -> None:
                         DSR_RATE_SUBMIT_PER_IP="1000000/h")
     from django.conf import settings
 
-    from dsr.models import Status
+    from dsr.core.models import Status
 
     assert not settings.DEBUG
     integration_token(TOKEN, auto_approve=False)
@@ -225,7 +225,7 @@ def main() -> None:
 def _statuses() -> dict[str, int]:
     from django.db.models import Count
 
-    from dsr.models import DataSubjectRequest
+    from dsr.core.models import DataSubjectRequest
 
     return dict(DataSubjectRequest.objects.values_list("status").annotate(n=Count("id")))
 

@@ -4,6 +4,6 @@ The product's URLs never hold the bare view; only a server started with
 DJANGO_SETTINGS_MODULE=bench.intake_site serves it.
 """
 
-from dsr.settings import *  # noqa: F403 - the product's settings, unchanged
+from dsr.settings import *
 
 ROOT_URLCONF = "bench.intake_urls"

@@ -11,7 +11,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from dsr.urls import *  # noqa: F403 - the product's error handlers
+from dsr.urls import *
 from dsr.urls import urlpatterns as product_urlpatterns
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import PG, django_setup, product_env, recreate_database, summary, table  # noqa: E402
+from bench.common import PG, django_setup, product_env, recreate_database, summary, table
 
 APP_DB, FLOOR_DB = "dsr_bench_sweep", "dsr_bench_sweep_floor"
 REDIS_DB = os.environ.get("BENCH_SWEEP_REDIS", "redis://127.0.0.1:6379/11")
@@ -138,8 +138,8 @@ def seed(total_open: int, closed: int, today) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from dsr.crypto import encrypt_json, identifier_hash
-    from dsr.desk.roles import Role, grant
+    from dsr.core.crypto import encrypt_json, identifier_hash
+    from dsr.core.roles import Role, grant
 
     User = get_user_model()
     officers = []
@@ -218,7 +218,7 @@ def expected_emails() -> dict[str, int]:
     """Address -> how many requests its email must count (its own, plus the team's if on the team)."""
     from django.db import connection
 
-    from dsr.watch import team_addresses
+    from dsr.engine.watch import team_addresses
 
     with connection.cursor() as cur:
         cur.execute("""
@@ -286,7 +286,8 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from dsr import audit, watch
+    from dsr.core import audit
+    from dsr.engine import watch
 
     redis.Redis.from_url(REDIS_DB).flushdb()
     call_command("migrate", verbosity=0)

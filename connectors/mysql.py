@@ -16,7 +16,8 @@ import pymysql.cursors
 from pymysql.constants import CLIENT
 
 from .base import ConnectorError
-from .sql import NAME_RE, SQLConnector
+from .sql import SQLConnector
+from .sql_layout import NAME_RE
 
 CONNECT_TIMEOUT = 5
 SCHEMES = ("mysql", "mariadb", "mysql+pymysql")

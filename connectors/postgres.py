@@ -16,7 +16,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from .base import ConnectorError
-from .sql import QUALIFIED_RE, SQLConnector
+from .sql import SQLConnector
+from .sql_layout import QUALIFIED_RE
 
 CONNECT_TIMEOUT = 5
 # Connection failures that retrying will not cure: a refused credential, a missing database.

@@ -1,5 +1,5 @@
 """The data-subject rights request handler: Django project package and core app."""
 
-from .celery import app as celery_app
+from dsr.celery import app as celery_app
 
 __all__ = ("celery_app",)

@@ -12,7 +12,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dsr.settings")
 
 app = Celery("dsr")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Each part's ``tasks`` module (``dsr.core.queue.TASK_MODULES``; Django's ready() imports them too).
+app.autodiscover_tasks(["dsr.intake", "dsr.engine", "dsr.results"])
 
 # Celery's Django fix-up closes every database connection before and after each task
 # unless CELERY_DB_REUSE_MAX is set, so each task paid for a new PostgreSQL session,

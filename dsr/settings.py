@@ -11,8 +11,9 @@ import base64
 import binascii
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -30,7 +31,7 @@ def _read(name: str, parse: Callable[[str], Any], default: Any) -> Any:
         return default
     try:
         return parse(raw)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a config error
+    except Exception as exc:
         reason = " ".join(str(exc).split())
         raise ImproperlyConfigured(f"{name} has an unusable value: {reason}") from exc
 
@@ -168,7 +169,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    "dsr.middleware.BodySizeLimit",
+    "dsr.web.middleware.BodySizeLimit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -191,7 +192,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dsr.context_processors.organisation",
+                "dsr.web.context_processors.organisation",
             ],
         },
     },
@@ -296,9 +297,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PARSER_CLASSES": ["dsr.api.parsers.JSONBodyParser"],
+    "DEFAULT_PARSER_CLASSES": ["dsr.web.parsers.JSONBodyParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "dsr.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "dsr.web.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -313,10 +314,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "RequestStatusEnum": "dsr.models.Status",
-        "JobStatusEnum": "dsr.models.JobStatus",
+        "RequestStatusEnum": "dsr.core.models.Status",
+        "JobStatusEnum": "dsr.core.models.JobStatus",
         "JobResultStatusEnum": ["completed", "failed"],
-        "RequestKindEnum": "dsr.models.Kind",
+        "RequestKindEnum": "dsr.core.models.Kind",
         "IdentifierKindEnum": ["email", "phone", "customer_id"],
     },
 }
@@ -365,7 +366,7 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"withhold_sql_values": {"()": "dsr.logs.WithholdSQLValues"}},
+    "filters": {"withhold_sql_values": {"()": "dsr.core.logs.WithholdSQLValues"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # SQL in the debug log keeps its shape, never its values (a query may hold an email).
@@ -404,7 +405,7 @@ DSR_REMINDER_DAYS = _read(
 )
 
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "dsr.ratelimit.client_ip"
+RATELIMIT_IP_META_KEY = "dsr.web.ratelimit.client_ip"
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the
 # connection's own address is the client's).
 DSR_TRUSTED_PROXIES = _read("DSR_TRUSTED_PROXIES", _whole_number, 0)

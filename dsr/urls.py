@@ -4,10 +4,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views
-from .api import systems
-from .desk import api as desk_api
-from .api import views as api
+from dsr.api import systems
+from dsr.api import views as api
+from dsr.desk import api as desk_api
+from dsr.intake import views
 
 app_name = "dsr"
 
@@ -57,9 +57,9 @@ urlpatterns = [
 ]
 
 if settings.DSR_DEMO:
-    from .demo_shop.views import marketing_webhook
+    from dsr.demo_shop.views import marketing_webhook
 
     urlpatterns.append(path("demo/marketing-webhook/", marketing_webhook, name="demo-marketing-webhook"))
 
-handler404 = "dsr.views_errors.not_found"
-handler500 = "dsr.views_errors.server_error"
+handler404 = "dsr.web.error_pages.not_found"
+handler500 = "dsr.web.error_pages.server_error"

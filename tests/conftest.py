@@ -96,7 +96,7 @@ def desk_login(client, db):
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from dsr.desk.roles import Role, grant
+    from dsr.core.roles import Role, grant
 
     def login(role: str = "officer", username: str | None = None):
         user = get_user_model().objects.create_user(username or role, f"{username or role}@corp.example", "pw")

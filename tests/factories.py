@@ -5,9 +5,9 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from dsr import deadlines
-from dsr.crypto import identifier_hash
-from dsr.models import DataSubjectRequest, Status
+from dsr.core import deadlines
+from dsr.core.crypto import identifier_hash
+from dsr.core.models import DataSubjectRequest, Status
 
 
 class RequestFactory(factory.django.DjangoModelFactory):

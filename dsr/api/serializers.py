@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..intake import Submission, check_submission
-from ..models import DataSubjectRequest, Kind, Regime, RequesterType, Status
+from dsr.core.models import DataSubjectRequest, Kind, Regime, RequesterType, Status
+from dsr.intake.submission import Submission, check_submission
 
 
 class ChangeSerializer(serializers.Serializer):
@@ -79,7 +79,7 @@ class RequestCreatedSerializer(serializers.ModelSerializer):
         fields = ["reference", "status", "kind", "regime", "received_at", "due_on", "next_step"]
 
     def get_next_step(self, obj: DataSubjectRequest) -> str:
-        from ..selectors import next_step
+        from dsr.core.selectors import next_step
 
         if obj.status == Status.AWAITING_VERIFICATION:
             return "We have emailed a 6-digit code to the address given. Send it to the verify endpoint."
@@ -127,7 +127,7 @@ class RequestStatusSerializer(serializers.ModelSerializer):
         ]
 
     def get_next_step(self, obj: DataSubjectRequest) -> str:
-        from ..selectors import next_step
+        from dsr.core.selectors import next_step
 
         return next_step(obj)
 

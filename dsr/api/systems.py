@@ -20,18 +20,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connectors.base import MAX_COUNT
-
-from .. import jobs, suppression
-from ..audit import Actor
-from ..models import ActorType, ConnectorJob, JobStatus, SystemConnection
-from .views import ErrorSerializer, bearer_token
+from dsr.core.audit import Actor
+from dsr.core.models import ActorType, ConnectorJob, JobStatus, SystemConnection
+from dsr.engine import connections, outcomes
+from dsr.results import suppression
+from dsr.web.errors import ErrorSerializer
+from dsr.web.http import bearer_token
 
 
 def system_for(request: Request) -> SystemConnection:
     token = bearer_token(request)
     if not token:
         raise NotAuthenticated("Send the system's token as 'Authorization: Bearer <token>'.")
-    system = SystemConnection.objects.filter(token_hash=jobs.token_hash(token), enabled=True).first()
+    system = SystemConnection.objects.filter(token_hash=connections.token_hash(token), enabled=True).first()
     if system is None:
         raise AuthenticationFailed("Unknown or disabled system token.")
     return system
@@ -78,11 +79,11 @@ class JobSerializer(serializers.ModelSerializer):
     def get_identifiers(self, job: ConnectorJob) -> dict[str, str]:
         """Only the identifier kinds this system is configured to receive."""
         allowed = job.system.config.get("send_identifiers", ["email"])
-        subject = jobs.subject_for(job)
+        subject = connections.subject_for(job)
         return {kind: value for kind, value in subject.identifiers.items() if kind in allowed}
 
     def get_changes(self, job: ConnectorJob) -> dict[str, str]:
-        return jobs.requested_changes(job) if job.action == "rectify" else {}
+        return connections.requested_changes(job) if job.action == "rectify" else {}
 
 
 class SystemJobsView(APIView):
@@ -132,7 +133,7 @@ class SystemJobResultView(APIView):
         payload.is_valid(raise_exception=True)
         if job.status not in (JobStatus.WAITING, JobStatus.RUNNING):
             return Response({"error": "not_waiting", "detail": "This job already has its result.", "fields": {}}, 409)
-        jobs.report(job, payload.validated_data, actor=Actor(ActorType.SYSTEM, job.system.name))
+        outcomes.report(job, payload.validated_data, actor=Actor(ActorType.SYSTEM, job.system.name))
         job.refresh_from_db()
         return Response({"id": str(job.pk), "status": job.status})
 
@@ -140,7 +141,7 @@ class SystemJobResultView(APIView):
         token = bearer_token(request)
         if not token:
             raise NotAuthenticated("Send the system token or the job's callback token.")
-        digest = jobs.token_hash(token)
+        digest = connections.token_hash(token)
         with transaction.atomic():
             # A callback token works once: it is cleared as it is used.
             if ConnectorJob.objects.filter(pk=job_id, callback_token_hash=digest).update(callback_token_hash=""):

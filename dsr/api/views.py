@@ -18,24 +18,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import ratelimit, results, tasks, verification
-from ..views import zip_response
-from ..intake import submit_request
-from ..models import IntegrationToken, Status
-from ..selectors import request_by_reference
-from .errors import error_body
-from .serializers import (
+from dsr.api.serializers import (
     RequestCreatedSerializer,
     RequestCreateSerializer,
     RequestStatusSerializer,
     VerifiedSerializer,
     VerifySerializer,
 )
-
-ErrorSerializer = inline_serializer(
-    "Error",
-    {"error": drf.CharField(), "detail": drf.CharField(), "fields": drf.DictField()},
-)
+from dsr.core import queue, selectors, tokens
+from dsr.core.models import IntegrationToken, Status
+from dsr.core.queue import Task
+from dsr.core.selectors import request_by_reference
+from dsr.intake import verification
+from dsr.intake.submission import submit_request
+from dsr.results import access
+from dsr.web import ratelimit
+from dsr.web.errors import ErrorSerializer, error_body
+from dsr.web.http import bearer_token, zip_response
 
 
 def integration_for(request: Request) -> IntegrationToken | None:
@@ -97,7 +96,7 @@ class RequestVerifyView(APIView):
             verified = verification.verify_link(
                 subject_request, serializer.validated_data["link_token"]
             )
-        verified.status_token = verification.status_token(verified)
+        verified.status_token = tokens.status_token(verified)
         return Response(VerifiedSerializer(verified).data)
 
 
@@ -115,15 +114,8 @@ class RequestResendView(APIView):
                 error_body("not_awaiting_verification", "This request needs no code."), status=409
             )
         ratelimit.check_resend(request, subject_request)
-        tasks.enqueue(tasks.send_verification, str(subject_request.pk))
+        queue.enqueue(Task.SEND_VERIFICATION, str(subject_request.pk))
         return Response({"detail": "A new code is on its way to the email address given."}, 202)
-
-
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[7:].strip()
-    return request.query_params.get("token", "")
 
 
 class RequestStatusView(APIView):
@@ -147,7 +139,7 @@ class RequestStatusView(APIView):
             subject_request = request_by_reference(reference)
         except Http404:
             subject_request = None
-        if subject_request is None or not verification.check_status_token(subject_request, token):
+        if subject_request is None or not tokens.check_status_token(subject_request, token):
             # One answer for an unknown reference and a wrong token: nothing to enumerate.
             raise Http404("No request matches this reference and token (links expire).")
         return Response(RequestStatusSerializer(subject_request).data)
@@ -162,7 +154,7 @@ def _own_request(request: Request, reference: str):
         subject_request = request_by_reference(reference)
     except Http404:
         subject_request = None
-    if subject_request is None or not verification.check_status_token(subject_request, token):
+    if subject_request is None or not tokens.check_status_token(subject_request, token):
         raise Http404("No request matches this reference and token (links expire).")
     return subject_request
 
@@ -174,11 +166,11 @@ class DownloadCodeView(APIView):
                    summary="Email a one-time download code (status token required)")
     def post(self, request: Request, reference: str) -> Response:
         subject_request = _own_request(request, reference)
-        item = results.current_bundle(subject_request)
+        item = selectors.current_bundle(subject_request)
         if item is None or not item.available:
             return Response(error_body("no_download", "There is no download, or it has expired."), status=409)
         ratelimit.check_resend(request, subject_request)
-        tasks.enqueue(tasks.send_download_code, str(subject_request.pk))
+        queue.enqueue(Task.SEND_DOWNLOAD_CODE, str(subject_request.pk))
         return Response({"detail": "A download code is on its way."}, status=202)
 
 
@@ -196,7 +188,7 @@ class DownloadView(APIView):
         ratelimit.check_verification(request, subject_request)
         verification.check_download_code(subject_request, serializer.validated_data["code"])
         try:
-            item, chunks = results.open_download(subject_request)
-        except results.NotReady as exc:
+            item, chunks = access.open_download(subject_request)
+        except access.NotReady as exc:
             return Response(error_body("no_download", str(exc)), status=409)
         return zip_response(subject_request, item, chunks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from .models import Customer, MarketingContact, Order, SupportTicket
+from dsr.demo_shop.models import Customer, MarketingContact, Order, SupportTicket
 
 PEOPLE = [
     ("C-1001", "ana.demo@example.org", "Ana Almeida", "12 Rua Nova, Lisboa", "+351 21 000 0001"),

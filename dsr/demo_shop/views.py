@@ -15,8 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from connectors.signing import SIGNATURE_HEADER, SignatureError, verify
-
-from .models import MarketingContact
+from dsr.demo_shop.models import MarketingContact
 
 
 @csrf_exempt

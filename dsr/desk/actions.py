@@ -9,9 +9,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, deadlines, jobs
-from ..audit import Actor
-from ..models import OPEN_STATUSES, ConnectorJob, DataSubjectRequest, JobStatus, Note, Regime
+from dsr.core import audit, deadlines
+from dsr.core.audit import Actor
+from dsr.core.models import OPEN_STATUSES, ConnectorJob, DataSubjectRequest, JobStatus, Note, Regime
+from dsr.engine import outcomes
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
@@ -49,7 +50,7 @@ def skip_job(job: ConnectorJob, *, reason: str, actor: Actor) -> bool:
             raise ActionRefused(f"The job is {job.get_status_display().lower()}; it cannot be skipped now.")
         audit.record("job.skipped", actor=actor, request=job.request,
                      details={"system": job.system.name, "action": job.action})
-        from ..execution import advance
+        from dsr.engine.fanout import advance
 
         request_id = str(job.request_id)
         transaction.on_commit(lambda: advance(request_id))
@@ -113,4 +114,4 @@ def complete_task(
     }
     if documents:
         payload["records"] = documents
-    return jobs.report(job, payload, actor=actor)
+    return outcomes.report(job, payload, actor=actor)

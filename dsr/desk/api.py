@@ -23,12 +23,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..api.errors import error_body
-from ..api.views import ErrorSerializer
-from ..models import AuditEvent, ConnectorJob, DataSubjectRequest
-from . import dispatch
-from .auth import DeskRole, PersonalTokenAuthentication
-from .queries import QueueFilter, days_left, queue, urgency
+from dsr.core.models import AuditEvent, ConnectorJob, DataSubjectRequest
+from dsr.desk import dispatch
+from dsr.desk.auth import DeskRole, PersonalTokenAuthentication
+from dsr.desk.queries import QueueFilter, days_left, queue, urgency
+from dsr.web.errors import ErrorSerializer, error_body
 
 
 class DeskAPIView(APIView):

@@ -14,8 +14,8 @@ from django.utils import timezone
 from drf_spectacular.authentication import TokenScheme
 from rest_framework import authentication, exceptions, permissions
 
-from ..models import ApiToken
-from .roles import CAN_ACT, role_of
+from dsr.core.models import ApiToken
+from dsr.core.roles import CAN_ACT, role_of
 
 
 def token_hash(key: str) -> str:

@@ -14,18 +14,19 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
-from .. import closing, erasure, execution, rectification, results
-from ..audit import Actor
-from ..lifecycle import InvalidTransition
-from ..models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
-from . import actions
+from dsr.core.audit import Actor
+from dsr.core.lifecycle import InvalidTransition
+from dsr.core.models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
+from dsr.desk import actions
+from dsr.engine import fanout
+from dsr.results import access, closing, erasure, rectification
 
 REFUSALS = (
     InvalidTransition,
-    execution.NotReadyToApprove,
+    fanout.NotReadyToApprove,
     rectification.DecisionRefused,
     erasure.ExceptionRefused,
-    results.NotReady,
+    access.NotReady,
     closing.CannotClose,
     actions.ActionRefused,
 )
@@ -67,7 +68,7 @@ def _user(data: Mapping[str, Any], name: str = "assignee") -> Any:
 
 
 def approve(r, data, user, actor):
-    execution.approve(r, actor=actor)
+    fanout.approve(r, actor=actor)
     return "Approved: the systems are at work."
 
 
@@ -98,17 +99,17 @@ def regime(r, data, user, actor):
 
 
 def release(r, data, user, actor):
-    results.release(r, actor=actor, user=user)
+    access.release(r, actor=actor, user=user)
     return "Released: the person has been emailed."
 
 
 def reissue(r, data, user, actor):
-    results.reissue(r, actor=actor, user=user)
+    access.reissue(r, actor=actor, user=user)
     return "A new download has been issued."
 
 
 def close(r, data, user, actor):
-    if r.status != Status.REVIEW or r.kind in results.EXPORT_KINDS:
+    if r.status != Status.REVIEW or r.kind in access.EXPORT_KINDS:
         raise actions.ActionRefused("Close reviewed rectifications here; release access results instead.")
     closing.complete(r, actor=actor)
     return "Closed; the person has been emailed."
@@ -116,7 +117,7 @@ def close(r, data, user, actor):
 
 def complete(r, data, user, actor):
     """Finish a reviewed request, whatever its kind: release a bundle, or close."""
-    return (release if r.kind in results.EXPORT_KINDS else close)(r, data, user, actor)
+    return (release if r.kind in access.EXPORT_KINDS else close)(r, data, user, actor)
 
 
 def decide(r, data, user, actor):
@@ -153,7 +154,7 @@ def withhold(r, data, user, actor):
         raise actions.ActionRefused("Choose one of this request's export jobs.")
     index = _text(data, "record")
     record = _whole(index, "A record number is a whole number.") if index else None
-    results.withhold(r, job, category=_text(data, "category"), reason=_text(data, "reason"),
+    access.withhold(r, job, category=_text(data, "category"), reason=_text(data, "reason"),
                      record_index=record, actor=actor, user=user)
     return "Withheld from the bundle."
 
@@ -174,7 +175,7 @@ REQUEST_ACTIONS: dict[str, Handler] = {
 
 
 def retry(job, data, user, actor):
-    if not execution.retry_job(job, actor=actor):
+    if not fanout.retry_job(job, actor=actor):
         raise actions.ActionRefused("Only a failed job can be retried.")
     return f"{job.system.name}: queued again."
 
@@ -219,7 +220,7 @@ def run_bulk(name: str, ids: list[str], data: Mapping[str, Any], user: Any) -> d
         done = refused = 0
         for item in chosen:
             try:
-                done += execution.approve(item, actor=actor)
+                done += fanout.approve(item, actor=actor)
             except REFUSALS:
                 refused += 1
         return {"done": done, "refused": refused}

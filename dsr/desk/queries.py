@@ -11,8 +11,15 @@ from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..crypto import identifier_hash
-from ..models import OPEN_STATUS_LIST, OPEN_STATUSES, DataSubjectRequest, Kind, Regime, Status
+from dsr.core.crypto import identifier_hash
+from dsr.core.models import (
+    OPEN_STATUS_LIST,
+    OPEN_STATUSES,
+    DataSubjectRequest,
+    Kind,
+    Regime,
+    Status,
+)
 
 SORTS = {
     "due": ("due_by", "received_at"),

@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from ..bundle import csv_cell
-from ..models import Kind, Regime
-from . import reports
-from .auth import desk_page
+from dsr.core.models import Kind, Regime
+from dsr.desk import reports
+from dsr.desk.auth import desk_page
+from dsr.results.bundle import csv_cell
 
 # One colour per kind, distinguishable with the common colour-vision deficiencies.
 KIND_COLOURS = {

@@ -33,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncWeek
 from django.utils import timezone
 
-from ..models import (
+from dsr.core.models import (
     OPEN_STATUSES,
     ConnectorJob,
     DataSubjectRequest,

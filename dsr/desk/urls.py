@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from . import report_views, views
+from dsr.desk import report_views, views
 
 app_name = "desk"
 

@@ -11,15 +11,15 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import reverse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp.forms import OTPAuthenticationForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .. import erasure, ratelimit, results
-from ..models import (
+from dsr.core import selectors
+from dsr.core.models import (
     ConnectorJob,
     DataSubjectRequest,
     ErasureGround,
@@ -29,11 +29,13 @@ from ..models import (
     Status,
     SystemConnection,
 )
-from . import dispatch
-from .dispatch import REFUSALS
-from .auth import desk_page
-from .queries import QueueFilter, days_left, queue, urgency
-from .roles import CAN_ACT, Role
+from dsr.core.roles import CAN_ACT, Role
+from dsr.desk import dispatch
+from dsr.desk.auth import desk_page
+from dsr.desk.dispatch import REFUSALS
+from dsr.desk.queries import QueueFilter, days_left, queue, urgency
+from dsr.results import access, erasure
+from dsr.web import ratelimit
 
 PAGE_SIZES = (25, 50, 100, 200)
 
@@ -137,9 +139,9 @@ def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) 
         "events": list(subject_request.audit_events.order_by("seq")),
         "notes": list(subject_request.notes.select_related("author")),
         "verification": subject_request.verifications.filter(purpose="verify").first(),
-        "preview": results.preview(subject_request) if subject_request.status == Status.REVIEW
-        and subject_request.kind in results.EXPORT_KINDS else [],
-        "bundle": results.current_bundle(subject_request),
+        "preview": access.preview(subject_request) if subject_request.status == Status.REVIEW
+        and subject_request.kind in access.EXPORT_KINDS else [],
+        "bundle": selectors.current_bundle(subject_request),
         "exceptions": list(subject_request.exceptions.select_related("system")),
         "withholdings": list(subject_request.withholdings.select_related("job__system")),
         "changes": list(enumerate(subject_request.changes or [], start=1)),

@@ -2,8 +2,8 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import dsr.fields
-import dsr.models
+import dsr.core.fields
+import dsr.core.models.requests
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -30,16 +30,16 @@ class Migration(migrations.Migration):
             name='DataSubjectRequest',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('reference', models.CharField(default=dsr.models.new_reference, max_length=14, unique=True)),
+                ('reference', models.CharField(default=dsr.core.models.requests.new_reference, max_length=14, unique=True)),
                 ('kind', models.CharField(choices=[('access', 'Access (a copy of my data)'), ('portability', 'Portability (my data in a reusable format)'), ('rectification', 'Rectification (correct my data)'), ('erasure', 'Erasure (delete my data)')], max_length=16)),
                 ('regime', models.CharField(choices=[('gdpr', 'EU GDPR'), ('uk_gdpr', 'UK GDPR'), ('ccpa', 'California CCPA/CPRA'), ('vcdpa', 'Virginia VCDPA'), ('cpa', 'Colorado CPA'), ('ctdpa', 'Connecticut CTDPA'), ('ucpa', 'Utah UCPA'), ('lgpd', 'Brazil LGPD'), ('pipeda', 'Canada PIPEDA')], max_length=16)),
                 ('status', models.CharField(choices=[('received', 'Received'), ('awaiting_verification', 'Awaiting verification'), ('verified', 'Verified'), ('approved', 'Approved'), ('in_progress', 'In progress'), ('review', 'In review'), ('completed', 'Completed'), ('denied', 'Denied'), ('cancelled', 'Cancelled'), ('expired', 'Expired')], default='received', max_length=24)),
-                ('identifiers', dsr.fields.EncryptedJSONField(help_text='email, and optionally phone, customer_id, name')),
+                ('identifiers', dsr.core.fields.EncryptedJSONField(help_text='email, and optionally phone, customer_id, name')),
                 ('email_hash', models.CharField(db_index=True, max_length=64)),
                 ('requester_type', models.CharField(choices=[('subject', 'The person the data is about'), ('agent', 'An authorized agent acting for them')], default='subject', max_length=8)),
-                ('agent', dsr.fields.EncryptedJSONField(blank=True, null=True)),
-                ('changes', dsr.fields.EncryptedJSONField(blank=True, help_text='rectification items', null=True)),
-                ('details', dsr.fields.EncryptedJSONField(blank=True, help_text="the person's free text", null=True)),
+                ('agent', dsr.core.fields.EncryptedJSONField(blank=True, null=True)),
+                ('changes', dsr.core.fields.EncryptedJSONField(blank=True, help_text='rectification items', null=True)),
+                ('details', dsr.core.fields.EncryptedJSONField(blank=True, help_text="the person's free text", null=True)),
                 ('country', models.CharField(blank=True, max_length=2)),
                 ('subdivision', models.CharField(blank=True, max_length=8)),
                 ('language', models.CharField(default='en', max_length=8)),

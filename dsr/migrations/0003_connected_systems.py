@@ -2,8 +2,8 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import dsr.fields
-import dsr.models
+import dsr.core.fields
+import dsr.core.models.systems
 import uuid
 from django.db import migrations, models
 
@@ -34,9 +34,9 @@ class Migration(migrations.Migration):
                 ('name', models.SlugField(max_length=64, unique=True)),
                 ('connector', models.CharField(help_text='connector kind, e.g. postgres', max_length=64)),
                 ('config', models.JSONField(blank=True, default=dict)),
-                ('secrets', dsr.fields.EncryptedJSONField(blank=True, help_text='encrypted at rest', null=True)),
+                ('secrets', dsr.core.fields.EncryptedJSONField(blank=True, help_text='encrypted at rest', null=True)),
                 ('enabled', models.BooleanField(default=True)),
-                ('actions', models.JSONField(default=dsr.models._all_actions, help_text='which actions this system takes')),
+                ('actions', models.JSONField(default=dsr.core.models.systems._all_actions, help_text='which actions this system takes')),
                 ('identity_source', models.BooleanField(default=False, help_text='asked first; identifiers it finds are passed to the others')),
                 ('max_attempts', models.PositiveSmallIntegerField(default=5)),
                 ('token_hash', models.CharField(blank=True, db_index=True, max_length=64)),
@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                 ('found', models.IntegerField(blank=True, null=True)),
                 ('affected', models.IntegerField(blank=True, null=True)),
                 ('result', models.JSONField(blank=True, default=dict, help_text='counts and receipt; no identifiers')),
-                ('learned', dsr.fields.EncryptedJSONField(blank=True, help_text='identifiers found (identity sources)', null=True)),
+                ('learned', dsr.core.fields.EncryptedJSONField(blank=True, help_text='identifiers found (identity sources)', null=True)),
                 ('error', models.TextField(blank=True)),
                 ('export_file', models.CharField(blank=True, max_length=255)),
                 ('export_sha256', models.CharField(blank=True, max_length=64)),

@@ -6,8 +6,8 @@ the way back).
 
 from django.db import migrations
 
-import dsr.fields
-from dsr import crypto
+import dsr.core.fields
+from dsr.core import crypto
 
 
 def _rewrite(apps, schema_editor, change) -> None:
@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="note",
             name="text",
-            field=dsr.fields.EncryptedJSONField(),
+            field=dsr.core.fields.EncryptedJSONField(),
         ),
         migrations.RunPython(encrypt, decrypt),
     ]

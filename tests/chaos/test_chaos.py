@@ -19,6 +19,7 @@ and every open request in the officers' queue. The figures are printed at the en
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -33,10 +34,10 @@ from django.core.management import call_command
 from django.test import override_settings
 from psycopg import sql
 
-from dsr import execution, storage, tasks
-from dsr.audit import Actor, verify_chain
 from dsr.celery import app as celery_app
-from dsr.models import (
+from dsr.core import queue, storage
+from dsr.core.audit import Actor, verify_chain
+from dsr.core.models import (
     OPEN_STATUSES,
     TERMINAL_JOB_STATUSES,
     AuditEvent,
@@ -46,7 +47,8 @@ from dsr.models import (
     Status,
     SystemConnection,
 )
-from dsr.rectification import decide
+from dsr.engine import fanout
+from dsr.results.rectification import decide
 from tests.conftest import IN_CI
 from tests.connectors.webhook_server import WebhookServer
 from tests.dsr.test_worker import _database_url, wait_for
@@ -190,7 +192,7 @@ class Chaos:
         now = self.elapsed()
         for name, period in BEAT.items():  # what beat does: publish the task; a worker runs it
             if now >= self.next_beat[name]:
-                sent = tasks.enqueue(getattr(tasks, name))
+                sent = queue.enqueue(f"dsr.tasks.{name}")
                 self.published[name if sent else f"{name} lost"] += 1
                 self.next_beat[name] = now + period
         if not faults:
@@ -229,7 +231,7 @@ def file_request(api, token: str, i: int, kind: str, officer: Actor) -> None:
     if kind == "rectification":
         request = DataSubjectRequest.objects.get(reference=response.json()["reference"])
         decide(request, {0: (True, "")}, actor=officer)
-        assert execution.approve(request, actor=officer)
+        assert fanout.approve(request, actor=officer)
 
 
 def figures(kinds, worker: Worker, redis_server: RedisServer, chaos: Chaos, vendor: Vendor, marks, mails) -> str:
@@ -375,7 +377,7 @@ def test_500_requests_survive_killed_workers_lost_broker_cut_database_and_a_flak
         job = vendor_jobs[key]
         assert {(c.job_id, c.action) for c in calls} == {(str(job.pk), job.action)}
         calls.sort(key=lambda c: c.received)
-        for before, after in zip(calls, calls[1:]):
+        for before, after in itertools.pairwise(calls):
             if before.fault != "timeout":  # a timed-out call is given up by the caller
                 assert after.received >= before.answered, f"job {job.pk} ran twice at once"
         if job.status == JobStatus.SUCCEEDED:

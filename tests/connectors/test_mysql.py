@@ -18,7 +18,7 @@ import pytest
 from connectors.base import ConnectorError, Subject
 from connectors.mysql import MySQLConnector
 
-from .sql_contract import NOBODY, SQLConnectorContract, Shop, edited
+from .sql_contract import NOBODY, Shop, SQLConnectorContract, edited
 
 # The server, without a database; the tests create and drop their own database on it.
 _URL = urlsplit(os.environ.get("DSR_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306"))

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from connectors.postgres import PostgresConnector
 
-from .sql_contract import ALICE, SQLConnectorContract, Shop, edited
+from .sql_contract import ALICE, Shop, SQLConnectorContract, edited
 
 # The server, without a database; the tests create and drop their own database on it.
 SERVER = os.environ.get("DSR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432").rstrip("/")

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from connectors.signing import SIGNATURE_HEADER, SignatureError, verify
 
@@ -70,7 +70,7 @@ class WebhookServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> WebhookServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -87,7 +87,7 @@ class WebhookServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     verify(server.secret, self.headers.get(SIGNATURE_HEADER), raw)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from dsr.models import DataSubjectRequest, Status
+from dsr.core.models import DataSubjectRequest, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -38,9 +38,9 @@ def test_officers_release_results_and_find_the_certificate_from_the_admin(
     client, desk_login, django_capture_on_commit_callbacks
 ):
     from connectors.memory import MemoryConnector
-    from dsr import execution
-    from dsr.audit import Actor
-    from dsr.models import SystemConnection
+    from dsr.core.audit import Actor
+    from dsr.core.models import SystemConnection
+    from dsr.engine import fanout
     from tests.factories import RequestFactory
 
     MemoryConnector.reset()
@@ -52,8 +52,8 @@ def test_officers_release_results_and_find_the_certificate_from_the_admin(
     access = RequestFactory(kind="access", status=Status.VERIFIED, identifiers={"email": "a@example.com"})
     erasure = RequestFactory(kind="erasure", status=Status.VERIFIED, identifiers={"email": "e@example.com"})
     with django_capture_on_commit_callbacks(execute=True):
-        execution.approve(access, actor=Actor.scheduler())
-        execution.approve(erasure, actor=Actor.scheduler())
+        fanout.approve(access, actor=Actor.scheduler())
+        fanout.approve(erasure, actor=Actor.scheduler())
     desk_login("administrator")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -71,9 +71,9 @@ def test_officers_release_results_and_find_the_certificate_from_the_admin(
 
 def test_the_admin_shows_a_preview_of_the_results_for_review(client, desk_login, django_capture_on_commit_callbacks):
     from connectors.memory import MemoryConnector
-    from dsr import execution
-    from dsr.audit import Actor
-    from dsr.models import SystemConnection
+    from dsr.core.audit import Actor
+    from dsr.core.models import SystemConnection
+    from dsr.engine import fanout
     from tests.factories import RequestFactory
 
     MemoryConnector.reset()
@@ -83,7 +83,7 @@ def test_the_admin_shows_a_preview_of_the_results_for_review(client, desk_login,
     )
     access = RequestFactory(kind="access", status=Status.VERIFIED, identifiers={"email": "a@example.com"})
     with django_capture_on_commit_callbacks(execute=True):
-        execution.approve(access, actor=Actor.scheduler())
+        fanout.approve(access, actor=Actor.scheduler())
     desk_login("administrator")
     page = client.get(f"/admin/dsr/datasubjectrequest/{access.pk}/change/").content.decode()
     assert "profile: 1" in page and "gold" in page

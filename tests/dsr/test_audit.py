@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
-from dsr import audit, lifecycle
-from dsr.audit import Actor, IdentifierInAuditDetails
-from dsr.models import AuditEvent, Status
+from dsr.core import audit, lifecycle
+from dsr.core.audit import Actor, IdentifierInAuditDetails
+from dsr.core.models import AuditEvent, Status
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +34,7 @@ def _raw_update(sql: str, params: list) -> None:
 def test_each_event_links_to_the_previous_one():
     events = _some_events()
     assert events[0].prev_hash == audit.GENESIS
-    for before, after in zip(events, events[1:]):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
         assert after.seq == before.seq + 1
 
@@ -115,10 +117,9 @@ def test_a_batch_appends_its_events_together_at_its_end():
 def test_a_failed_batch_appends_nothing_and_leaves_the_chain_whole():
     request = RequestFactory(status=Status.VERIFIED)
     audit.record("request.before", actor=Actor.scheduler(), request=request)
-    with pytest.raises(RuntimeError):
-        with audit.batch():
-            lifecycle.transition(request, Status.APPROVED, actor=Actor.scheduler())
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), audit.batch():
+        lifecycle.transition(request, Status.APPROVED, actor=Actor.scheduler())
+        raise RuntimeError("boom")
     assert list(AuditEvent.objects.values_list("verb", flat=True)) == ["request.before"]
     request.refresh_from_db()
     assert request.status == Status.VERIFIED
@@ -128,8 +129,7 @@ def test_a_failed_batch_appends_nothing_and_leaves_the_chain_whole():
 
 def test_a_batch_refuses_identifiers_in_details_at_once():
     request = RequestFactory(status=Status.VERIFIED)
-    with pytest.raises(IdentifierInAuditDetails):
-        with audit.batch():
-            audit.record("request.noted", actor=Actor.scheduler(), request=request,
-                         details={"note": "mail ana@example.com"})
+    with pytest.raises(IdentifierInAuditDetails), audit.batch():
+        audit.record("request.noted", actor=Actor.scheduler(), request=request,
+                     details={"note": "mail ana@example.com"})
     assert not AuditEvent.objects.exists()

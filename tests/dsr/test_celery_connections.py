@@ -10,7 +10,7 @@ from celery.signals import task_postrun, task_prerun
 from django.db import connection, transaction
 
 from dsr.celery import app
-from dsr.tasks import send_verification
+from dsr.intake.tasks import send_verification
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

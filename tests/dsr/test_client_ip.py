@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
-from dsr.ratelimit import NO_ADDRESS, client_ip
+from dsr.web.ratelimit import NO_ADDRESS, client_ip
 
 
 def _request(remote: str = "203.0.113.9", forwarded: str | None = None):

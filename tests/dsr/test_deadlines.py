@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsr import deadlines
-from dsr.deadlines import (
+from dsr.core import deadlines
+from dsr.core.deadlines import (
     RULES,
     ClockStart,
     Rule,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from dsr import storage
+from dsr.core import storage
+from dsr.core.models import DataSubjectRequest, Status
 from dsr.demo_shop.models import Customer, MarketingContact, Order, SupportTicket
-from dsr.models import DataSubjectRequest, Status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,8 +47,10 @@ def test_the_demo_requests_run_to_the_end(live_server, settings):
 
 
 def test_the_demo_rectification_changes_the_shop_record(live_server, settings):
-    from dsr import execution, rectification, verification
-    from dsr.audit import Actor
+    from dsr.core.audit import Actor
+    from dsr.engine import fanout
+    from dsr.intake import verification
+    from dsr.results import rectification
 
     settings.DSR_PUBLIC_URL = live_server.url
     call_command("load_demo")
@@ -56,7 +58,7 @@ def test_the_demo_rectification_changes_the_shop_record(live_server, settings):
     issued = verification.issue_code(request)
     verification.verify_code(request, issued.code)
     rectification.decide(request, {0: (True, "")}, actor=Actor.scheduler())
-    execution.approve(request, actor=Actor.scheduler())
+    fanout.approve(request, actor=Actor.scheduler())
     request.refresh_from_db()
     assert request.status == Status.REVIEW, [(j.system.name, j.status, j.error) for j in request.jobs.all()]
     assert {j.system.name for j in request.jobs.all()} == {"shop-db", "support-desk"}

@@ -16,12 +16,20 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from connectors.memory import MemoryConnector
-from dsr import deadlines, execution
-from dsr.audit import Actor
-from dsr.crypto import identifier_hash
-from dsr.desk.roles import Role, grant
-from dsr.models import AuditEvent, ConnectorJob, DataSubjectRequest, Note, ReplyTemplate, Status, SystemConnection
-from dsr.verification import status_token
+from dsr.core import deadlines
+from dsr.core.audit import Actor
+from dsr.core.crypto import identifier_hash
+from dsr.core.models import (
+    AuditEvent,
+    DataSubjectRequest,
+    Note,
+    ReplyTemplate,
+    Status,
+    SystemConnection,
+)
+from dsr.core.roles import Role, grant
+from dsr.core.tokens import status_token
+from dsr.engine import fanout
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +100,7 @@ def world(django_capture_on_commit_callbacks):
     verified = RequestFactory(kind="access", status=Status.VERIFIED)
     erased = RequestFactory(kind="erasure", status=Status.VERIFIED)
     with django_capture_on_commit_callbacks(execute=True):
-        execution.approve(erased, actor=Actor.scheduler())
+        fanout.approve(erased, actor=Actor.scheduler())
     job = erased.jobs.get()
     return {"verified": verified, "erased": erased, "job": job}
 
@@ -142,8 +150,8 @@ def login_as(client, actor):
     if actor != "no_role":
         api.credentials(HTTP_AUTHORIZATION=f"Token {issue_key(user.username)}")
     else:
+        from dsr.core.models import ApiToken
         from dsr.desk.auth import token_hash
-        from dsr.models import ApiToken
 
         ApiToken.objects.create(user=user, key_hash=token_hash("outsider-key"))
         api.credentials(HTTP_AUTHORIZATION="Token outsider-key")
@@ -194,7 +202,7 @@ def test_the_role_matrix_for_every_desk_page_and_api_endpoint(client, world, act
 def test_a_subjects_or_a_systems_token_never_opens_the_desk(world, verified_request):
     _, verified = verified_request()
     system = SystemConnection.objects.get(name="paper")
-    from dsr.jobs import token_hash
+    from dsr.engine.connections import token_hash
 
     SystemConnection.objects.filter(pk=system.pk).update(token_hash=token_hash("system-key"))
     for header in (f"Bearer {verified['status_token']}", "Bearer system-key", f"Token {verified['status_token']}",
@@ -287,7 +295,7 @@ def test_the_request_page_shows_everything_on_one_page(client, desk_login, djang
                              identifiers={"email": "lee@example.com", "name": "Lee"})
     Note.objects.create(request=request, text="They phoned on Monday.")
     with django_capture_on_commit_callbacks(execute=True):
-        execution.approve(request, actor=Actor.scheduler())
+        fanout.approve(request, actor=Actor.scheduler())
     page = client.get(f"/desk/requests/{request.pk}/").content.decode()
     for text in ["lee@example.com", "Lee", "EU GDPR", "They phoned on Monday.", "paper", "Shred it",
                  "status.approved", 'data-poll="/desk/requests/', "Your role reads only."]:
@@ -350,7 +358,7 @@ def test_jobs_are_retried_skipped_and_ticked_off_from_the_page(client, desk_logi
     SystemConnection.objects.create(name="legacy", connector="cobol")
     request = RequestFactory(kind="access", status=Status.VERIFIED)
     with django_capture_on_commit_callbacks(execute=True):
-        execution.approve(request, actor=Actor.scheduler())
+        fanout.approve(request, actor=Actor.scheduler())
     paper = request.jobs.get(system__name="paper")
     legacy = request.jobs.get(system__name="legacy")
     assert (paper.status, legacy.status) == ("waiting", "failed")
@@ -367,7 +375,7 @@ def test_jobs_are_retried_skipped_and_ticked_off_from_the_page(client, desk_logi
     paper.refresh_from_db()
     request.refresh_from_db()
     assert paper.status == "succeeded" and paper.export_records == 1
-    from dsr import storage
+    from dsr.core import storage
 
     [record] = list(storage.read_records(paper.export_file))
     assert record["fields"]["filename"] == "letter.pdf"  # no path tricks
@@ -456,7 +464,7 @@ def test_the_officer_api_acts_and_refuses_clearly(officer_api, django_capture_on
 def test_an_api_token_is_shown_once_and_stored_hashed(capsys):
     user = make_user("script", "auditor")
     key = issue_key("script")
-    from dsr.models import ApiToken
+    from dsr.core.models import ApiToken
 
     stored = ApiToken.objects.get(user=user)
     assert key.startswith("dsrtok_") and key not in stored.key_hash

@@ -11,9 +11,11 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from dsr import closing, tasks
-from dsr.audit import Actor
-from dsr.models import AuditEvent, DataSubjectRequest, Status
+from dsr.core import queue
+from dsr.core.audit import Actor
+from dsr.core.models import AuditEvent, DataSubjectRequest, Status
+from dsr.intake import tasks as intake_tasks
+from dsr.results import closing
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,30 +46,30 @@ def received_minutes_ago(request: DataSubjectRequest, minutes: int) -> None:
 def test_a_lost_receipt_is_sent_again_once_and_only_after_the_wait(lost_receipt):
     request = lost_receipt()
     assert request.status == Status.VERIFIED and request.acknowledged_at is None
-    assert tasks.resend_unacknowledged() == 0  # its task may still be on the way
+    assert intake_tasks.resend_unacknowledged() == 0  # its task may still be on the way
     received_minutes_ago(request, 11)
 
-    assert tasks.resend_unacknowledged() == 1
+    assert intake_tasks.resend_unacknowledged() == 1
     request.refresh_from_db()
     assert request.acknowledged_at is not None
     [message] = mail.outbox
     assert message.to == ["ana@example.org"] and request.reference in message.subject
     assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 1
-    assert tasks.resend_unacknowledged() == 0
+    assert intake_tasks.resend_unacknowledged() == 0
 
 
 def test_the_wait_is_a_setting(lost_receipt, settings):
     settings.DSR_EMAIL_RESEND_AFTER_SECONDS = 30
     request = lost_receipt()
     received_minutes_ago(request, 1)
-    assert tasks.resend_unacknowledged() == 1
+    assert intake_tasks.resend_unacknowledged() == 1
 
 
 def test_a_closed_request_is_not_sent_a_receipt_after_its_answer(lost_receipt):
     request = lost_receipt()
     DataSubjectRequest.objects.filter(pk=request.pk).update(status=Status.COMPLETED)
     received_minutes_ago(request, 11)
-    assert tasks.resend_unacknowledged() == 0
+    assert intake_tasks.resend_unacknowledged() == 0
     assert mail.outbox == []
 
 
@@ -83,16 +85,16 @@ def test_an_outcome_email_lost_with_its_task_is_sent_again_once(close, django_ca
     request = RequestFactory(kind="access", status=Status.REVIEW, identifiers={"email": "ben@example.org"})
     with django_capture_on_commit_callbacks(execute=False):  # the queued task is lost
         assert close(request)
-    assert mail.outbox == [] and tasks.resend_unacknowledged() == 0  # too soon to call it lost
+    assert mail.outbox == [] and intake_tasks.resend_unacknowledged() == 0  # too soon to call it lost
     closed_minutes_ago(request, 11)
 
-    assert tasks.resend_unacknowledged() == 1
+    assert intake_tasks.resend_unacknowledged() == 1
     [message] = mail.outbox
     assert message.to == ["ben@example.org"] and request.reference in message.subject
     request.refresh_from_db()
     sent = AuditEvent.objects.get(request=request, verb="outcome.sent")
     assert sent.details["outcome"] == request.outcome
-    assert tasks.resend_unacknowledged() == 0
+    assert intake_tasks.resend_unacknowledged() == 0
 
 
 def test_an_outcome_email_that_was_sent_is_not_sent_again(django_capture_on_commit_callbacks):
@@ -101,14 +103,14 @@ def test_an_outcome_email_that_was_sent_is_not_sent_again(django_capture_on_comm
         assert closing.complete(request, actor=Actor.scheduler())
     closed_minutes_ago(request, 11)
     assert len(mail.outbox) == 1
-    assert tasks.resend_unacknowledged() == 0
+    assert intake_tasks.resend_unacknowledged() == 0
     assert len(mail.outbox) == 1
 
 
 def test_nothing_is_queued_again_while_the_queue_still_holds_messages(lost_receipt, monkeypatch):
     request = lost_receipt()
     received_minutes_ago(request, 11)
-    monkeypatch.setattr(tasks, "waiting_job_messages", lambda: 3)  # the receipt may be one of them
-    assert tasks.resend_unacknowledged() == 0
-    monkeypatch.setattr(tasks, "waiting_job_messages", lambda: 0)
-    assert tasks.resend_unacknowledged() == 1
+    monkeypatch.setattr(queue, "waiting_job_messages", lambda: 3)  # the receipt may be one of them
+    assert intake_tasks.resend_unacknowledged() == 0
+    monkeypatch.setattr(queue, "waiting_job_messages", lambda: 0)
+    assert intake_tasks.resend_unacknowledged() == 1

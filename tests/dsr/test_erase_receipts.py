@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.memory import MemoryConnector
-from dsr import execution, jobs
-from dsr.models import ConnectorJob, JobStatus, Status, SystemConnection
+from dsr.core.models import ConnectorJob, JobStatus, Status, SystemConnection
+from dsr.engine import recovery, runner
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,13 +62,13 @@ def test_the_retry_of_a_batch_killed_after_the_erase_keeps_the_first_receipt(dja
 
     DyingBatchConnector.dying = True
     with pytest.raises(WorkerKilled):  # the records are gone; the jobs were never settled
-        jobs.run(str(erasures["ana@example.org"].pk))
+        runner.run(str(erasures["ana@example.org"].pk))
     assert set(ConnectorJob.objects.values_list("status", flat=True)) == {JobStatus.RUNNING}
 
     DyingBatchConnector.dying = False
     ConnectorJob.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=True):
-        execution.reconcile()  # back to pending, queued, run again (eagerly here): nothing left to erase
+        recovery.reconcile()  # back to pending, queued, run again (eagerly here): nothing left to erase
     for email, erased in (("ana@example.org", 2), ("ben@example.org", 1)):
         job = ConnectorJob.objects.get(pk=erasures[email].pk)
         assert (job.status, job.attempts, job.affected) == (JobStatus.SUCCEEDED, 2, erased)
@@ -85,6 +85,6 @@ def test_a_first_attempt_keeps_its_own_receipt():
     )
     request = RequestFactory(kind="erasure", status=Status.IN_PROGRESS, identifiers={"email": "ana@example.org"})
     job = ConnectorJob.objects.create(request=request, system=system, action="erase", idempotency_key="k")
-    assert jobs.run(str(job.pk)) == JobStatus.SUCCEEDED
+    assert runner.run(str(job.pk)) == JobStatus.SUCCEEDED
     job.refresh_from_db()
     assert job.affected == 1 and "confirmed_at" not in job.result["receipt"]

@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.memory import MemoryConnector
-from dsr import execution, jobs, storage
-from dsr.audit import Actor
-from dsr.models import AuditEvent, ConnectorJob, JobStatus, Status, SystemConnection
+from dsr.core import storage
+from dsr.core.audit import Actor
+from dsr.core.models import AuditEvent, ConnectorJob, JobStatus, Status, SystemConnection
+from dsr.engine import fanout, outcomes, recovery, runner
 from tests.dsr.flaky import FlakyConnector
 from tests.factories import RequestFactory
 
@@ -55,7 +56,7 @@ def run_now(django_capture_on_commit_callbacks):
 
     def approve(request):
         with django_capture_on_commit_callbacks(execute=True):
-            execution.approve(request, actor=Actor.scheduler())
+            fanout.approve(request, actor=Actor.scheduler())
         request.refresh_from_db()
         return request
 
@@ -154,7 +155,7 @@ def test_an_officer_retry_after_a_fix_finishes_the_request(run_now, django_captu
     job = request.jobs.get()
     assert job.status == "failed"
     with django_capture_on_commit_callbacks(execute=True):
-        assert execution.retry_job(job, actor=Actor.scheduler())
+        assert fanout.retry_job(job, actor=Actor.scheduler())
     request.refresh_from_db()
     job.refresh_from_db()
     assert (job.status, request.status) == ("succeeded", Status.COMPLETED)
@@ -199,8 +200,8 @@ def test_two_workers_cannot_run_the_same_job():
     job = ConnectorJob.objects.create(
         request=request, system=SystemConnection.objects.get(), action="erase", idempotency_key="k1"
     )
-    first = jobs._claim(str(job.pk))
-    second = jobs._claim(str(job.pk))
+    first = runner._claim(str(job.pk))
+    second = runner._claim(str(job.pk))
     assert first is not None and second is None
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("running", 1)
@@ -214,7 +215,7 @@ def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(django_capture
         status=JobStatus.RUNNING, attempts=1, lease_expires_at=timezone.now() - timedelta(seconds=1),
     )
     with django_capture_on_commit_callbacks(execute=True):
-        counts = execution.reconcile()
+        counts = recovery.reconcile()
     assert counts["expired_leases"] == 1
     job.refresh_from_db()
     request.refresh_from_db()
@@ -226,12 +227,12 @@ def test_the_reconciler_requeues_a_lost_message(django_capture_on_commit_callbac
     memory_system("crm", people())
     request = verified("access")
     with django_capture_on_commit_callbacks(execute=False):  # the queue message is lost
-        execution.approve(request, actor=Actor.scheduler())
+        fanout.approve(request, actor=Actor.scheduler())
     job = request.jobs.get()
     assert job.status == "pending"
     ConnectorJob.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
     with django_capture_on_commit_callbacks(execute=True):
-        counts = execution.reconcile()
+        counts = recovery.reconcile()
     assert counts["stale_requests"] == 1
     request.refresh_from_db()
     assert request.status == Status.REVIEW
@@ -243,13 +244,13 @@ def test_a_job_result_is_recorded_only_while_the_claim_holds():
     job = ConnectorJob.objects.create(
         request=request, system=SystemConnection.objects.get(), action="erase", idempotency_key="k3"
     )
-    mine = jobs._claim(str(job.pk))
+    mine = runner._claim(str(job.pk))
     # The lease ran out and another worker took the job over.
     ConnectorJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    theirs = jobs._claim(str(job.pk))
+    theirs = runner._claim(str(job.pk))
     assert theirs.attempts == 2
-    assert jobs.succeed(mine, jobs.Outcome(affected=1)) is None
-    assert jobs.succeed(theirs, jobs.Outcome(affected=1)) == "succeeded"
+    assert outcomes.succeed(mine, outcomes.Outcome(affected=1)) is None
+    assert outcomes.succeed(theirs, outcomes.Outcome(affected=1)) == "succeeded"
     assert AuditEvent.objects.filter(verb="job.succeeded").count() == 1
 
 
@@ -257,14 +258,14 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(settings):
     settings.DSR_RETRY_BASE_SECONDS = 10
     settings.DSR_RETRY_MAX_SECONDS = 100
     for attempts, ceiling in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (9, 100)]:
-        delays = [jobs.backoff(attempts) for _ in range(50)]
+        delays = [outcomes.backoff(attempts) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(set(delays)) > 1
 
 
 def test_a_rectification_sends_only_the_accepted_corrections(run_now):
-    from dsr import rectification
-    from dsr.execution import NotReadyToApprove
+    from dsr.engine.fanout import NotReadyToApprove
+    from dsr.results import rectification
 
     memory_system("crm", [{"category": "profile", "fields": {"email": ALICE, "name": "Alice", "city": "Paris"}}])
     request = verified(
@@ -272,7 +273,7 @@ def test_a_rectification_sends_only_the_accepted_corrections(run_now):
         changes=[{"field": "name", "value": "Alice Smith"}, {"field": "city", "value": "Lyon"}],
     )
     with pytest.raises(NotReadyToApprove, match="undecided: 1, 2"):
-        execution.approve(request, actor=Actor.scheduler())
+        fanout.approve(request, actor=Actor.scheduler())
     with pytest.raises(rectification.DecisionRefused, match="Say why correction 2"):
         rectification.decide(request, {1: (False, "")}, actor=Actor.scheduler())
     request = rectification.decide(
@@ -288,7 +289,7 @@ def test_a_rectification_sends_only_the_accepted_corrections(run_now):
 def test_auto_approval_starts_the_work_when_the_person_verifies(
     api, file_request, django_capture_on_commit_callbacks
 ):
-    from dsr.models import DataSubjectRequest
+    from dsr.core.models import DataSubjectRequest
     from tests.conftest import last_code
 
     memory_system("crm", people())
@@ -319,7 +320,7 @@ def _queued_erasures(n, capture):
     requests = [verified("erasure", email=f"p{i}@example.com") for i in range(n)]
     with capture(execute=False):  # approved in a burst; the queue has not run yet
         for request in requests:
-            execution.approve(request, actor=Actor.scheduler())
+            fanout.approve(request, actor=Actor.scheduler())
     return requests
 
 
@@ -335,7 +336,7 @@ def test_a_burst_of_erasures_for_one_system_goes_out_in_one_batch(
     requests = _queued_erasures(4, django_capture_on_commit_callbacks)
     first_job = requests[0].jobs.get()
     with django_capture_on_commit_callbacks(execute=True):
-        assert jobs.run(str(first_job.pk)) == "succeeded"
+        assert runner.run(str(first_job.pk)) == "succeeded"
     assert BatchingConnector.batches == [4]
     for request in requests:
         request.refresh_from_db()
@@ -357,7 +358,7 @@ def test_a_failed_batch_retries_each_job_and_a_missing_receipt_fails_only_its_jo
     _batching_system(forget="p1@example.com")
     requests = _queued_erasures(3, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        jobs.run(str(requests[0].jobs.get().pk))
+        runner.run(str(requests[0].jobs.get().pk))
     statuses = {r.identifiers["email"]: r.jobs.get().status for r in requests}
     assert statuses == {"p0@example.com": "succeeded", "p1@example.com": "failed", "p2@example.com": "succeeded"}
     assert "no receipt" in requests[1].jobs.get().error

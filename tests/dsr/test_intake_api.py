@@ -10,8 +10,8 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from dsr import deadlines
-from dsr.models import AuditEvent, DataSubjectRequest, Status, Verification
+from dsr.core import deadlines
+from dsr.core.models import AuditEvent, DataSubjectRequest, Status, Verification
 from tests.conftest import code_from, last_code
 
 pytestmark = pytest.mark.django_db
@@ -367,7 +367,7 @@ def _link_token(body: str) -> str:
 
 def test_subject_a_cannot_read_subject_b_with_their_own_token(api, verified_request):
     _, alice = verified_request(email="alice@example.com")
-    bob_created, bob = verified_request(email="bob@example.com")
+    bob_created, _bob = verified_request(email="bob@example.com")
     response = api.get(
         f"/api/v1/requests/{bob_created['reference']}/",
         HTTP_AUTHORIZATION=f"Bearer {alice['status_token']}",
@@ -402,26 +402,30 @@ def test_an_expired_status_token_is_refused(api, verified_request):
 
 def test_filing_is_rate_limited_per_email(api, django_capture_on_commit_callbacks):
     body = {"kind": "access", "email": "Flood@Example.com", "country": "DE"}
-    with override_settings(DSR_RATE_SUBMIT_PER_EMAIL="2/h"):
-        with django_capture_on_commit_callbacks(execute=True):
-            codes = [_post(api, {**body, "kind": k}).status_code for k in ["access", "erasure"]]
-            codes.append(_post(api, {**body, "email": "flood@example.com "}).status_code)
+    with (
+        override_settings(DSR_RATE_SUBMIT_PER_EMAIL="2/h"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        codes = [_post(api, {**body, "kind": k}).status_code for k in ["access", "erasure"]]
+        codes.append(_post(api, {**body, "email": "flood@example.com "}).status_code)
     assert codes == [201, 201, 429]
     assert DataSubjectRequest.objects.count() == 2
 
 
 def test_filing_is_rate_limited_per_ip(api, django_capture_on_commit_callbacks):
-    with override_settings(DSR_RATE_SUBMIT_PER_IP="3/h"):
-        with django_capture_on_commit_callbacks(execute=True):
-            codes = [
-                _post(api, {"kind": "access", "email": f"p{i}@example.com", "country": "DE"}).status_code
-                for i in range(4)
-            ]
-            other_ip = _post(
-                api,
-                {"kind": "access", "email": "q@example.com", "country": "DE"},
-                REMOTE_ADDR="10.9.8.7",
-            ).status_code
+    with (
+        override_settings(DSR_RATE_SUBMIT_PER_IP="3/h"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        codes = [
+            _post(api, {"kind": "access", "email": f"p{i}@example.com", "country": "DE"}).status_code
+            for i in range(4)
+        ]
+        other_ip = _post(
+            api,
+            {"kind": "access", "email": "q@example.com", "country": "DE"},
+            REMOTE_ADDR="10.9.8.7",
+        ).status_code
     assert codes == [201, 201, 201, 429]
     assert other_ip == 201
     assert _post(api, {"kind": "x"}).status_code == 400  # validation still answers first
@@ -452,7 +456,7 @@ def test_a_request_of_another_kind_is_not_a_duplicate(verified_request, file_req
 
 
 def test_unverified_requests_expire_with_an_audit_event(file_request):
-    from dsr.tasks import expire_unverified
+    from dsr.intake.tasks import expire_unverified
 
     old = file_request()
     fresh = file_request(kind="erasure")
@@ -470,17 +474,19 @@ def test_unverified_requests_expire_with_an_audit_event(file_request):
 def test_a_failing_mail_server_never_loses_the_request(api, django_capture_on_commit_callbacks):
     import smtplib
 
-    from dsr.tasks import resend_unacknowledged, send_verification
+    from dsr.intake.tasks import resend_unacknowledged, send_verification
 
     body = {"kind": "access", "email": "alice@example.com", "country": "DE"}
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = _post(api, body)
     assert response.status_code == 201 and len(queued) == 1
     request = DataSubjectRequest.objects.get(reference=response.json()["reference"])
-    with override_settings(EMAIL_BACKEND="tests.dsr.failing_mail.Backend"):
-        # The task raises, so Celery retries it; the request is already safe in the database.
-        with pytest.raises(smtplib.SMTPException):
-            send_verification(str(request.pk))
+    # The task raises, so Celery retries it; the request is already safe in the database.
+    with (
+        override_settings(EMAIL_BACKEND="tests.dsr.failing_mail.Backend"),
+        pytest.raises(smtplib.SMTPException),
+    ):
+        send_verification(str(request.pk))
     request.refresh_from_db()
     assert request.status == Status.AWAITING_VERIFICATION
     assert request.acknowledged_at is None
@@ -510,13 +516,13 @@ def test_a_broker_outage_at_filing_still_answers_201_and_the_sweep_catches_up(
 ):
     from kombu.exceptions import OperationalError
 
-    from dsr import tasks
+    from dsr.intake import tasks as intake_tasks
 
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to broker. Connection refused.")
 
     with monkeypatch.context() as patched:
-        patched.setattr(tasks.send_verification, "delay", broker_down)
+        patched.setattr(intake_tasks.send_verification, "apply_async", broker_down)
         with django_capture_on_commit_callbacks(execute=True):
             response = _post(api, {"kind": "access", "email": "alice@example.com", "country": "DE"})
     assert response.status_code == 201
@@ -525,5 +531,5 @@ def test_a_broker_outage_at_filing_still_answers_201_and_the_sweep_catches_up(
     DataSubjectRequest.objects.filter(pk=request.pk).update(
         received_at=timezone.now() - timedelta(minutes=11)
     )
-    assert tasks.resend_unacknowledged() == 1
+    assert intake_tasks.resend_unacknowledged() == 1
     assert last_code("alice@example.com")

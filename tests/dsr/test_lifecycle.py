@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from dsr import lifecycle
-from dsr.audit import Actor
-from dsr.lifecycle import InvalidTransition
-from dsr.models import AuditEvent, DataSubjectRequest, Status
+from dsr.core import lifecycle
+from dsr.core.audit import Actor
+from dsr.core.lifecycle import InvalidTransition
+from dsr.core.models import AuditEvent, DataSubjectRequest, Status
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
 
-from dsr import deadlines
-from dsr.models import DataSubjectRequest, Status
+from dsr.core import deadlines
+from dsr.core.models import DataSubjectRequest, Status
 from tests.conftest import last_code
 
 pytestmark = pytest.mark.django_db

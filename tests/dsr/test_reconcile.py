@@ -8,9 +8,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from dsr import execution, tasks
 from dsr.celery import app as celery_app
-from dsr.models import AuditEvent, ConnectorJob, JobStatus, Status, SystemConnection
+from dsr.core import queue
+from dsr.core.models import AuditEvent, ConnectorJob, JobStatus, Status, SystemConnection
+from dsr.engine import fanout, recovery
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def published(monkeypatch):
     """The job ids the engine hands to the broker (here: kept, not run)."""
     sent: list[str] = []
-    monkeypatch.setattr(tasks, "enqueue_job", lambda job_id, countdown=0: sent.append(job_id) or True)
+    monkeypatch.setattr(fanout, "enqueue_job", lambda job_id, countdown=0: sent.append(job_id) or True)
     return sent
 
 
@@ -41,7 +42,7 @@ def test_a_job_still_behind_a_long_queue_is_queued_again_once_per_period(publish
     settings.DSR_JOB_REQUEUE_AFTER_SECONDS = 60
     jobs = pending_jobs(3, due_ago=timedelta(minutes=5))  # lost, or still waiting in a long queue
 
-    first = execution.reconcile()
+    first = recovery.reconcile()
     assert sorted(published) == sorted(str(j.pk) for j in jobs)
     assert (first["stale_jobs"], first["stale_requests"]) == (6, 3)
     for job in ConnectorJob.objects.all():
@@ -49,19 +50,19 @@ def test_a_job_still_behind_a_long_queue_is_queued_again_once_per_period(publish
 
     # The next runs, within the period, add nothing to the queue: that message may still come.
     for _ in range(3):
-        assert execution.reconcile()["stale_jobs"] == 0
+        assert recovery.reconcile()["stale_jobs"] == 0
     assert len(published) == 6
 
     # A period later the job is still pending: that message was lost too; queue it again.
     ConnectorJob.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=61))
-    assert execution.reconcile()["stale_jobs"] == 6
+    assert recovery.reconcile()["stale_jobs"] == 6
     assert len(published) == 12
 
 
 def test_a_job_due_within_the_period_is_left_to_its_message(published, settings):
     settings.DSR_JOB_REQUEUE_AFTER_SECONDS = 60
     pending_jobs(2, due_ago=timedelta(seconds=30))
-    assert execution.reconcile()["stale_jobs"] == 0
+    assert recovery.reconcile()["stale_jobs"] == 0
     assert published == []
 
 
@@ -77,7 +78,7 @@ def test_a_later_phase_queued_again_still_waits_for_the_identity_lookup(settings
     later = ConnectorJob.objects.create(
         request=request, system=crm, action="export", phase=1, idempotency_key="b", next_attempt_at=long_ago,
     )
-    assert execution.reconcile()["stale_jobs"] == 1  # queued (the tasks run eagerly here)...
+    assert recovery.reconcile()["stale_jobs"] == 1  # queued (the tasks run eagerly here)...
     later.refresh_from_db()
     assert (later.status, later.attempts) == (JobStatus.PENDING, 0)  # ...and refused by its claim
 
@@ -85,26 +86,26 @@ def test_a_later_phase_queued_again_still_waits_for_the_identity_lookup(settings
 def test_nothing_is_added_while_the_jobs_queue_still_holds_messages(published, monkeypatch, settings):
     settings.DSR_JOB_REQUEUE_AFTER_SECONDS = 60
     pending_jobs(2, due_ago=timedelta(minutes=5))
-    monkeypatch.setattr(tasks, "waiting_job_messages", lambda: 40)  # their messages may be among those
-    counts = execution.reconcile()
+    monkeypatch.setattr(queue, "waiting_job_messages", lambda: 40)  # their messages may be among those
+    counts = recovery.reconcile()
     assert (counts["stale_jobs"], counts["backlog"], published) == (0, 40, [])
-    monkeypatch.setattr(tasks, "waiting_job_messages", lambda: 0)  # drained, and they are still pending
-    assert execution.reconcile()["stale_jobs"] == 4
+    monkeypatch.setattr(queue, "waiting_job_messages", lambda: 0)  # drained, and they are still pending
+    assert recovery.reconcile()["stale_jobs"] == 4
     assert len(published) == 4
 
 
 def test_a_job_whose_worker_died_goes_back_to_pending_and_is_queued_once(published, monkeypatch, settings):
     settings.DSR_JOB_REQUEUE_AFTER_SECONDS = 60
-    monkeypatch.setattr(tasks, "waiting_job_messages", lambda: 40)  # even behind a long queue
+    monkeypatch.setattr(queue, "waiting_job_messages", lambda: 40)  # even behind a long queue
     job = pending_jobs(1, due_ago=timedelta(seconds=0))[0]
     ConnectorJob.objects.filter(pk=job.pk).update(
         status=JobStatus.RUNNING, attempts=1, lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert execution.reconcile()["expired_leases"] == 1
+    assert recovery.reconcile()["expired_leases"] == 1
     job.refresh_from_db()
     assert (job.status, job.attempts, job.lease_expires_at) == (JobStatus.PENDING, 1, None)
     assert published == [str(job.pk)]
-    execution.reconcile()
+    recovery.reconcile()
     assert published == [str(job.pk)]
 
 
@@ -119,15 +120,15 @@ def real_broker():
 
 
 def test_the_jobs_queue_is_counted_on_the_real_broker(real_broker):
-    assert tasks.waiting_job_messages() == 0
+    assert queue.waiting_job_messages() == 0
     for job_id in ("a", "b", "c"):
-        assert tasks.enqueue_job(job_id)
-    assert tasks.waiting_job_messages() == 3
+        assert fanout.enqueue_job(job_id)
+    assert queue.waiting_job_messages() == 3
 
 
 def test_a_broker_that_cannot_be_reached_counts_as_unknown(real_broker, monkeypatch):
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    assert tasks.waiting_job_messages() is None
+    assert queue.waiting_job_messages() is None
 
 
 def test_a_job_that_keeps_losing_its_worker_fails_visibly_after_its_attempts(published, django_capture_on_commit_callbacks):
@@ -136,13 +137,13 @@ def test_a_job_that_keeps_losing_its_worker_fails_visibly_after_its_attempts(pub
     job.system.save()
     lapsed = timezone.now() - timedelta(seconds=1)
     ConnectorJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=2, lease_expires_at=lapsed)
-    execution.reconcile()
+    recovery.reconcile()
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING and published == [str(job.pk)]  # one attempt left
 
     ConnectorJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=3, lease_expires_at=lapsed)
     with django_capture_on_commit_callbacks(execute=True):
-        counts = execution.reconcile()
+        counts = recovery.reconcile()
     job.refresh_from_db()
     assert (job.status, counts["expired_leases"]) == (JobStatus.FAILED, 0)
     assert "worker stopped before it finished, 3 times" in job.error

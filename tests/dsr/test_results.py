@@ -23,10 +23,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from dsr import execution, results, storage, suppression
-from dsr.audit import Actor
-from dsr.models import AuditEvent, DataSubjectRequest, ResultBundle, Status, SystemConnection
-from dsr.verification import status_token
+from dsr.core import storage
+from dsr.core.audit import Actor
+from dsr.core.models import AuditEvent, DataSubjectRequest, ResultBundle, Status, SystemConnection
+from dsr.core.tokens import status_token
+from dsr.engine import fanout
+from dsr.results import access, suppression
 from tests.conftest import IN_CI, code_from
 from tests.connectors.webhook_server import WebhookServer
 from tests.factories import RequestFactory
@@ -118,7 +120,7 @@ def systems(shop, newsletter, settings):
 
 def run(request, capture):
     with capture(execute=True):
-        execution.approve(request, actor=Actor.scheduler())
+        fanout.approve(request, actor=Actor.scheduler())
     request.refresh_from_db()
     return request
 
@@ -145,7 +147,7 @@ def test_an_access_request_becomes_a_downloadable_readable_bundle(
         {"category": "subscriptions", "fields": {"email": ALICE, "list": "weekly", "since": "2025-01-02"}}]})
     request = run(subject_request("access", regime="gdpr"), django_capture_on_commit_callbacks)
     assert request.status == Status.REVIEW
-    preview = {row["system"]: row for row in results.preview(request)}
+    preview = {row["system"]: row for row in access.preview(request)}
     assert preview["shop-db"]["counts"] == {"customer": 1, "orders": 3}
     assert preview["shop-db"]["records"][0]["fields"]["email"] == ALICE
     with django_capture_on_commit_callbacks(execute=True):
@@ -204,7 +206,7 @@ def test_ccpa_never_discloses_a_social_security_number_and_says_so(
 ):
     request = run(subject_request("access", regime="ccpa"), django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        results.release(request, actor=Actor.scheduler())
+        access.release(request, actor=Actor.scheduler())
     request.refresh_from_db()
     assert request.outcome == "partial"
     response, _, _ = download(api, request, django_capture_on_commit_callbacks)
@@ -224,7 +226,7 @@ def test_an_officer_can_withhold_a_category_with_a_reason(api, systems, newslett
         call_command("desk", "withhold", request.reference, "--officer", _officer().username,
                      "--system", "newsletter", "--category", "records",
                      "--reason", "Art. 15(4): it would reveal another person's data")
-        results.release(request, actor=Actor.scheduler())
+        access.release(request, actor=Actor.scheduler())
     assert "Art. 15(4)" in mail.outbox[-1].body
     response, _, _ = download(api, request, django_capture_on_commit_callbacks)
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
@@ -237,7 +239,7 @@ def test_a_download_needs_the_persons_token_a_fresh_code_and_an_unexpired_link(
     api, systems, newsletter, django_capture_on_commit_callbacks
 ):
     request = run(subject_request("access"), django_capture_on_commit_callbacks)
-    results.release(request, actor=Actor.scheduler())
+    access.release(request, actor=Actor.scheduler())
     other = RequestFactory(kind="access", status=Status.VERIFIED, identifiers={"email": BOB})
     wrong_person = {"HTTP_AUTHORIZATION": f"Bearer {status_token(other)}"}
     url = f"/api/v1/requests/{request.reference}/download/"
@@ -249,7 +251,7 @@ def test_a_download_needs_the_persons_token_a_fresh_code_and_an_unexpired_link(
     assert no_code_yet.status_code == 400 and no_code_yet.json()["error"] == "code_expired"
     ResultBundle.objects.filter(request=request).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert api.post(f"{url}code/", **mine).status_code == 409
-    assert results.expire_bundles() == 1
+    assert access.expire_bundles() == 1
     item = ResultBundle.objects.get(request=request)
     assert item.deleted_at and not (storage.export_root() / item.file).exists()
     # The officer re-issues it; the person gets a new link by email and can download again.
@@ -262,7 +264,7 @@ def test_a_download_needs_the_persons_token_a_fresh_code_and_an_unexpired_link(
 
 def test_the_status_page_offers_the_download_behind_a_code(client, systems, newsletter, django_capture_on_commit_callbacks):
     request = run(subject_request("access"), django_capture_on_commit_callbacks)
-    results.release(request, actor=Actor.scheduler())
+    access.release(request, actor=Actor.scheduler())
     token = status_token(request)
     page = client.get(f"/requests/{request.reference}/?t={token}")
     assert "Download your data" in page.content.decode()
@@ -300,7 +302,7 @@ def test_an_erasure_masks_and_deletes_rows_issues_a_certificate_and_suppresses_t
     assert "customer: mask, 1 before, 0 after" in page and "orders: delete, 3 before, 0 after" in page
     # The suppression list answers for Alice's hash, not for Bob's.
     system = SystemConnection.objects.get(name="newsletter")
-    from dsr.jobs import token_hash
+    from dsr.engine.connections import token_hash
 
     SystemConnection.objects.filter(pk=system.pk).update(token_hash=token_hash("newsletter-token"))
     auth = {"HTTP_AUTHORIZATION": "Bearer newsletter-token"}
@@ -311,7 +313,7 @@ def test_an_erasure_masks_and_deletes_rows_issues_a_certificate_and_suppresses_t
     assert api.post(check, {"kind": "email", "sha256": bob}, format="json", **auth).json()["suppressed"] is False
     assert api.post(check, {"sha256": "not-a-hash"}, format="json", **auth).status_code == 400
     assert api.post(check, {"sha256": alice}, format="json").status_code == 401
-    from dsr.models import Suppression
+    from dsr.core.models import Suppression
 
     assert alice not in str(list(Suppression.objects.values_list("digest", flat=True)))
     assert suppression.is_suppressed("email", suppression.sha256_of("email", " Alice@Example.com "))
@@ -361,7 +363,8 @@ def test_a_rectification_changes_the_value_in_the_real_database(
 
 
 def test_deny_and_extend_tell_the_person(django_capture_on_commit_callbacks):
-    from dsr import closing, deadlines
+    from dsr.core import deadlines
+    from dsr.results import closing
 
     request = subject_request("access", regime="uk_gdpr")
     with django_capture_on_commit_callbacks(execute=True):
@@ -381,7 +384,7 @@ def test_deny_and_extend_tell_the_person(django_capture_on_commit_callbacks):
 
 
 def test_lgpd_allows_no_extension():
-    from dsr import closing
+    from dsr.results import closing
 
     request = subject_request("access", regime="lgpd")
     with pytest.raises(closing.CannotClose, match="allows no extension"):
@@ -389,10 +392,10 @@ def test_lgpd_allows_no_extension():
 
 
 def test_closed_requests_lose_identifiers_after_the_retention_period(systems, newsletter, django_capture_on_commit_callbacks, settings):
-    from dsr.retention import purge
+    from dsr.results.retention import purge
 
     request = run(subject_request("access"), django_capture_on_commit_callbacks)
-    results.release(request, actor=Actor.scheduler())
+    access.release(request, actor=Actor.scheduler())
     job = request.jobs.get(system__name="shop-db")
     settings.DSR_RECORD_RETENTION_MONTHS = 24
     assert purge() == 0

@@ -8,9 +8,11 @@ import zipfile
 import psycopg
 import pytest
 
-from dsr import execution, results, storage
-from dsr.audit import Actor
-from dsr.models import ResultBundle, Status, SystemConnection
+from dsr.core import storage
+from dsr.core.audit import Actor
+from dsr.core.models import ResultBundle, Status, SystemConnection
+from dsr.engine import fanout
+from dsr.results import access
 from tests.dsr.test_results import shop_dsn  # noqa: F401 - the scratch PostgreSQL database fixture
 from tests.factories import RequestFactory
 
@@ -48,10 +50,10 @@ def test_a_subject_with_200000_records_exports_and_bundles_in_bounded_memory(
     tracemalloc.start()
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            execution.approve(request, actor=Actor.scheduler())
+            fanout.approve(request, actor=Actor.scheduler())
         request.refresh_from_db()
         assert request.status == Status.REVIEW
-        item = results.release(request, actor=Actor.scheduler())
+        item = access.release(request, actor=Actor.scheduler())
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -63,8 +65,7 @@ def test_a_subject_with_200000_records_exports_and_bundles_in_bounded_memory(
     # The bundle really holds them all: count the JSON objects in the events file as it streams.
     path = storage.export_root() / "check.zip"
     with open(path, "wb") as fh:
-        for chunk in storage.read_decrypted(ResultBundle.objects.get(pk=item.pk).file):
-            fh.write(chunk)
+        fh.writelines(storage.read_decrypted(ResultBundle.objects.get(pk=item.pk).file))
     with zipfile.ZipFile(path) as archive, archive.open("data/analytics/events.csv") as rows:
         assert sum(1 for _ in rows) == RECORDS + 1  # the header and one line per record
     path.unlink()

@@ -6,10 +6,11 @@ import pytest
 from django.core.management import call_command
 
 from connectors.memory import MemoryConnector
-from dsr import execution, storage
-from dsr.audit import Actor
-from dsr.jobs import token_hash
-from dsr.models import AuditEvent, ConnectorJob, DataSubjectRequest, Status, SystemConnection
+from dsr.core import storage
+from dsr.core.audit import Actor
+from dsr.core.models import AuditEvent, ConnectorJob, DataSubjectRequest, Status, SystemConnection
+from dsr.engine import fanout
+from dsr.engine.connections import token_hash
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def other_system():
 
 def approve(request, capture):
     with capture(execute=True):
-        execution.approve(request, actor=Actor.scheduler())
+        fanout.approve(request, actor=Actor.scheduler())
     request.refresh_from_db()
     return request
 
@@ -209,7 +210,7 @@ def test_officers_hear_of_jobs_still_waiting_as_the_due_date_nears(django_captur
     from django.core import mail
     from django.utils import timezone
 
-    from dsr.execution import escalate_waiting
+    from dsr.engine.recovery import escalate_waiting
 
     get_user_model().objects.create_user("pat", "pat@corp.example", "x", is_staff=True)
     SystemConnection.objects.create(name="paper-archive", connector="manual")

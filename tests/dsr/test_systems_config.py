@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from dsr.models import SystemConnection
+from dsr.core.models import SystemConnection
 
 pytestmark = pytest.mark.django_db
 
@@ -151,9 +151,9 @@ MAINTENANCE_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 def test_a_wrong_column_fails_the_job_with_a_clear_message_not_the_worker(
     scratch_table, django_capture_on_commit_callbacks, capsys
 ):
-    from dsr import execution
-    from dsr.audit import Actor
-    from dsr.models import Status
+    from dsr.core.audit import Actor
+    from dsr.core.models import Status
+    from dsr.engine import fanout
     from tests.factories import RequestFactory
 
     config = {"tables": [{"table": scratch_table, "identifiers": {"email": "emial"}, "erase": {"mode": "delete"}}]}
@@ -163,7 +163,7 @@ def test_a_wrong_column_fails_the_job_with_a_clear_message_not_the_worker(
     assert f"table {scratch_table} has no column emial" in capsys.readouterr().out
     request = RequestFactory(kind="erasure", status=Status.VERIFIED)
     with django_capture_on_commit_callbacks(execute=True):
-        execution.approve(request, actor=Actor.scheduler())
+        fanout.approve(request, actor=Actor.scheduler())
     job = request.jobs.get()
     assert (job.status, job.attempts) == ("failed", 1)  # permanent: no pointless retries
     assert "emial" in job.error

@@ -14,10 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from dsr import audit, tasks, watch
-from dsr.audit import Actor
-from dsr.desk.roles import Role, grant
-from dsr.models import AuditChainHead, AuditEvent, DataSubjectRequest, Status
+from dsr.core import audit
+from dsr.core.audit import Actor
+from dsr.core.models import AuditChainHead, AuditEvent, DataSubjectRequest, Status
+from dsr.core.roles import Role, grant
+from dsr.engine import tasks as engine_tasks
+from dsr.engine import watch
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -292,12 +294,12 @@ def test_a_failing_mailbox_does_not_keep_the_others_back_and_is_left_to_a_retryi
     assert watch.remind() == 0
     # Each email goes through a mail task that a worker retries with backoff (tests run
     # Celery eagerly, where a retry re-raises instead of waiting).
-    assert OSError in tasks.deliver.autoretry_for and tasks.deliver.max_retries == 10
+    assert OSError in engine_tasks.deliver.autoretry_for and engine_tasks.deliver.max_retries == 10
 
 
 def test_the_task_and_its_schedule(team):
     request_due(7, assignee=team["officer"])
-    assert tasks.watch_deadlines() == 1
+    assert engine_tasks.watch_deadlines() == 1
     entry = django_settings.CELERY_BEAT_SCHEDULE["watch-deadlines"]
     assert entry == {"task": "dsr.tasks.watch_deadlines", "schedule": 3600.0}
 
@@ -371,7 +373,7 @@ def test_two_runs_at_once_never_remind_twice(team, monkeypatch):
 
 
 def test_an_extension_restarts_the_countdown_to_the_new_date(team):
-    from dsr import closing
+    from dsr.results import closing
 
     request = request_due(2, regime="uk_gdpr")
     watch.remind()

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from dsr import execution
-from dsr.audit import Actor
-from dsr.models import ConnectorJob, Status, SystemConnection
+from dsr.core.audit import Actor
+from dsr.core.models import ConnectorJob, Status, SystemConnection
+from dsr.engine import fanout
 from tests.connectors.webhook_server import WebhookServer
 from tests.factories import RequestFactory
 
@@ -42,7 +42,7 @@ def approved(django_capture_on_commit_callbacks, settings):
             kind=kind, status=Status.VERIFIED, identifiers={"email": "alice@example.com", "phone": "+1 555"}
         )
         with django_capture_on_commit_callbacks(execute=True):
-            execution.approve(request, actor=Actor.scheduler())
+            fanout.approve(request, actor=Actor.scheduler())
         request.refresh_from_db()
         return request
 

@@ -15,13 +15,12 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from dsr import execution
-from dsr.audit import Actor
 from dsr.celery import app as celery_app
+from dsr.core.audit import Actor
+from dsr.core.models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
 from dsr.demo_shop.models import Customer, Order, SupportTicket
 from dsr.demo_shop.seed import SHOP_SYSTEMS, seed_shop
-from dsr.models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
-
+from dsr.engine import fanout, recovery
 from tests.factories import RequestFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,7 +156,7 @@ def test_a_job_on_a_killed_worker_is_finished_by_another(workers, django_capture
     request = RequestFactory(kind="erasure", status=Status.VERIFIED, identifiers={"email": "kim@example.com"})
     first = workers.start()
     with django_capture_on_commit_callbacks(execute=True):
-        execution.approve(request, actor=Actor.scheduler())
+        fanout.approve(request, actor=Actor.scheduler())
     job = ConnectorJob.objects.get(request=request)
     wait_for(lambda: ConnectorJob.objects.get(pk=job.pk).status == "running", what="the job to start")
     first.send_signal(signal.SIGKILL)  # mid-job: the erase is sleeping
@@ -165,7 +164,7 @@ def test_a_job_on_a_killed_worker_is_finished_by_another(workers, django_capture
     assert ConnectorJob.objects.get(pk=job.pk).status == "running"
     workers.start()
     time.sleep(2.5)  # the dead worker's lease (2 s) runs out
-    counts = execution.reconcile()  # what beat runs every minute
+    counts = recovery.reconcile()  # what beat runs every minute
     assert counts["expired_leases"] == 1
     wait_for(
         lambda: DataSubjectRequest.objects.get(pk=request.pk).status == Status.COMPLETED,

@@ -11,8 +11,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from connectors.memory import MemoryConnector
-from dsr.desk.roles import Role, grant
-from dsr.models import DataSubjectRequest, Status, SystemConnection
+from dsr.core.models import DataSubjectRequest, Status, SystemConnection
+from dsr.core.roles import Role, grant
 from tests.e2e.test_journey import browser, new_page  # noqa: F401 - shared browser fixtures
 from tests.factories import RequestFactory
 

@@ -17,8 +17,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from dsr import deadlines
-from dsr.models import DataSubjectRequest, Status
+from dsr.core import deadlines
+from dsr.core.models import DataSubjectRequest, Status
 from tests.conftest import IN_CI, code_from
 
 pytestmark = pytest.mark.e2e

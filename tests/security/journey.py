@@ -27,8 +27,8 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dsr import jobs
-from dsr.models import DataSubjectRequest, ResultBundle, Status, SystemConnection
+from dsr.core.models import DataSubjectRequest, ResultBundle, Status, SystemConnection
+from dsr.engine import connections
 from tests.conftest import code_from
 from tests.connectors.webhook_server import WebhookServer
 from tests.dsr.test_results import shop_dsn  # noqa: F401 - the scratch PostgreSQL database fixture
@@ -101,13 +101,13 @@ def _systems(newsletter_url: str, dsn: str) -> None:
     )
     pull = SystemConnection.objects.create(name="billing", connector="pull",
                                            config={"send_identifiers": ["email"]})
-    SystemConnection.objects.filter(pk=pull.pk).update(token_hash=jobs.token_hash(PULL_TOKEN))
+    SystemConnection.objects.filter(pk=pull.pk).update(token_hash=connections.token_hash(PULL_TOKEN))
 
 
 def _officer(client: Client):
     from django.contrib.auth import get_user_model
 
-    from dsr.desk.roles import Role, grant
+    from dsr.core.roles import Role, grant
 
     user = get_user_model().objects.create_user("officer-pat", "pat@corp.example", None)
     grant(user, Role.OFFICER)

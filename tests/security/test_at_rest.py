@@ -19,9 +19,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from dsr import storage
-from dsr.models import ConnectorJob, Note, ResultBundle
-
+from dsr.core import storage
+from dsr.core.models import ConnectorJob, Note, ResultBundle
 from tests.conftest import IN_CI
 
 from .journey import clinic_dsn, run_access_journey, shop_dsn  # noqa: F401 - fixtures

@@ -42,12 +42,10 @@ from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dsr import jobs, results, verification
-from dsr.audit import Actor
-from dsr.crypto import identifier_hash
-from dsr.desk.auth import token_hash as api_token_hash
-from dsr.desk.roles import Role, grant
-from dsr.models import (
+from dsr.core import tokens
+from dsr.core.audit import Actor
+from dsr.core.crypto import identifier_hash
+from dsr.core.models import (
     ApiToken,
     AuditEvent,
     ConnectorJob,
@@ -59,6 +57,11 @@ from dsr.models import (
     SystemConnection,
     Verification,
 )
+from dsr.core.roles import Role, grant
+from dsr.desk.auth import token_hash as api_token_hash
+from dsr.engine import connections
+from dsr.intake import verification
+from dsr.results import access
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +143,7 @@ class World:
 
     def _done(self, person: dict) -> DataSubjectRequest:
         request = RequestFactory(kind="access", status=Status.REVIEW, identifiers=dict(person))
-        results.release(request, actor=Actor.scheduler())
+        access.release(request, actor=Actor.scheduler())
         request.download = verification.issue_code(request, purpose="download")
         return request
 
@@ -159,7 +162,7 @@ class World:
     def _system(self, name: str) -> SystemConnection:
         system = SystemConnection.objects.create(name=name, connector="pull")
         system.token = f"{name}-token-{'z' * 32}"
-        SystemConnection.objects.filter(pk=system.pk).update(token_hash=jobs.token_hash(system.token))
+        SystemConnection.objects.filter(pk=system.pk).update(token_hash=connections.token_hash(system.token))
         return system
 
     @cached_property
@@ -584,7 +587,7 @@ def credentials(w: World, actor: str, endpoint: Endpoint) -> dict[str, str]:
     elif actor in SUBJECTS:
         holder = getattr(w, f"{endpoint.target or 'done'}_a")
         if actor != "subject_on_b":
-            headers["Authorization"] = f"Bearer {verification.status_token(holder)}"
+            headers["Authorization"] = f"Bearer {tokens.status_token(holder)}"
     elif actor in ("system_a", "system_b"):
         headers["Authorization"] = f"Bearer {getattr(w, actor).token}"
     elif actor == "integration":

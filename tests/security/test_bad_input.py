@@ -20,13 +20,15 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from connectors.signing import SignatureError, verify
-from dsr import execution, results, storage
-from dsr.audit import Actor
+from dsr.core import storage
+from dsr.core.audit import Actor
+from dsr.core.models import ApiToken, DataSubjectRequest, Note, Status, SystemConnection
+from dsr.core.roles import Role, grant
+from dsr.core.tokens import status_token
 from dsr.desk.auth import token_hash as personal_token_hash
-from dsr.desk.roles import Role, grant
-from dsr.jobs import token_hash
-from dsr.models import ApiToken, DataSubjectRequest, Note, Status, SystemConnection
-from dsr.verification import status_token
+from dsr.engine import fanout
+from dsr.engine.connections import token_hash
+from dsr.results import access
 from tests.conftest import code_from, last_code
 from tests.factories import RequestFactory
 
@@ -57,7 +59,7 @@ def waiting_job(pull_system, django_capture_on_commit_callbacks):
     def make(kind="access"):
         request = RequestFactory(kind=kind, status=Status.VERIFIED)
         with django_capture_on_commit_callbacks(execute=True):
-            execution.approve(request, actor=Actor.scheduler())
+            fanout.approve(request, actor=Actor.scheduler())
         return request.jobs.get()
 
     return make
@@ -260,7 +262,7 @@ def test_category_names_from_a_system_never_become_paths_in_the_bundle(
     request = job.request
     request.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        item = results.release(request, actor=Actor.scheduler())
+        item = access.release(request, actor=Actor.scheduler())
     archive = zipfile.ZipFile(io.BytesIO(b"".join(storage.read_decrypted(item.file))))
     data = [n for n in archive.namelist() if n.startswith("data/")]
     assert len(data) == 2 * len(
@@ -304,7 +306,7 @@ def test_a_download_is_named_by_our_reference_and_tricks_in_the_path_find_nothin
     request = job.request
     request.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        results.release(request, actor=Actor.scheduler())
+        access.release(request, actor=Actor.scheduler())
     auth = {"HTTP_AUTHORIZATION": f"Bearer {status_token(request)}"}
     with django_capture_on_commit_callbacks(execute=True):
         api.post(f"/api/v1/requests/{request.reference}/download/code/", **auth)
@@ -352,7 +354,7 @@ def test_cells_that_a_spreadsheet_would_run_are_neutralised(
     request = job.request
     request.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        item = results.release(request, actor=Actor.scheduler())
+        item = access.release(request, actor=Actor.scheduler())
     archive = zipfile.ZipFile(io.BytesIO(b"".join(storage.read_decrypted(item.file))))
     rows = list(
         csv.reader(io.StringIO(archive.read("data/billing/notes.csv").decode(), newline=""))

@@ -29,10 +29,12 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dsr import results, verification
-from dsr.audit import Actor
-from dsr.desk.roles import Role, grant
-from dsr.models import DataSubjectRequest, Status, Verification
+from dsr.core import tokens
+from dsr.core.audit import Actor
+from dsr.core.models import DataSubjectRequest, Status, Verification
+from dsr.core.roles import Role, grant
+from dsr.intake import verification
+from dsr.results import access
 from tests.conftest import last_code
 from tests.factories import RequestFactory
 
@@ -52,7 +54,7 @@ def awaiting(email: str = EMAIL, **extra) -> tuple[DataSubjectRequest, verificat
 def released(email: str = EMAIL) -> tuple[DataSubjectRequest, verification.IssuedCode]:
     """A completed access request with a bundle, and a download code sent for it."""
     request = RequestFactory(kind="access", status=Status.REVIEW, identifiers={"email": email})
-    results.release(request, actor=Actor.scheduler())
+    access.release(request, actor=Actor.scheduler())
     request.refresh_from_db()
     return request, verification.issue_code(request, purpose="download")
 
@@ -72,7 +74,7 @@ def attempt(client: Client, surface: str, purpose: str, request: DataSubjectRequ
         else:
             response = client.post(f"/requests/{ref}/verify/", {"code": code}, **meta)
     else:
-        token = verification.status_token(request)
+        token = tokens.status_token(request)
         if surface == "api":
             response = client.post(f"/api/v1/requests/{ref}/download/", json.dumps({"code": code}),
                                    content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}", **meta)
@@ -240,7 +242,7 @@ def test_spoofed_forwarding_headers_do_not_escape_the_per_ip_limit(client, surfa
 @pytest.mark.parametrize("surface", SURFACES)
 def test_download_codes_are_sent_a_few_times_an_hour(client, surface, django_capture_on_commit_callbacks):
     request, _ = released()
-    token = verification.status_token(request)
+    token = tokens.status_token(request)
     limit = int(settings.DSR_RATE_RESEND_PER_REQUEST.split("/")[0])
     mail.outbox.clear()
     for _ in range(limit + 2):
@@ -280,7 +282,7 @@ def test_a_status_token_works_until_its_last_day_and_not_after(client, read):
     request = RequestFactory(kind="access", status=Status.VERIFIED)
     days = settings.DSR_STATUS_LINK_DAYS
     with time_machine.travel(timezone.now(), tick=False) as clock:
-        token = verification.status_token(request)
+        token = tokens.status_token(request)
         clock.shift(timedelta(days=days) - timedelta(minutes=1))
         assert read(client, request, token) == 200
         clock.shift(timedelta(minutes=2))
@@ -290,7 +292,7 @@ def test_a_status_token_works_until_its_last_day_and_not_after(client, read):
 @pytest.mark.parametrize("read", [_page_status, _api_status], ids=["page", "api"])
 def test_a_forged_or_borrowed_token_opens_nothing(client, read, settings):
     request, issued = awaiting()
-    good = verification.status_token(request)
+    good = tokens.status_token(request)
     assert read(client, request, good) == 200
     value, stamp, mac = good.rsplit(":", 2)
     forged = [
@@ -382,9 +384,9 @@ def test_no_secret_is_compared_with_equals():
 
 
 @pytest.mark.parametrize(("function", "comparer"), [
-    ("dsr.verification._spend_attempt", "constant_time_equal"),
-    ("dsr.verification.check_status_token", "constant_time_equal"),
-    ("dsr.crypto.constant_time_equal", "compare_digest"),
+    ("dsr.intake.verification._spend_attempt", "constant_time_equal"),
+    ("dsr.core.tokens.check_status_token", "constant_time_equal"),
+    ("dsr.core.crypto.constant_time_equal", "compare_digest"),
     ("connectors.signing.verify", "compare_digest"),
     ("django.core.signing.Signer.unsign", "constant_time_compare"),
 ])
@@ -404,7 +406,7 @@ def test_codes_signatures_and_tokens_are_checked_in_constant_time(function, comp
 
 
 def test_the_constant_time_helper_still_tells_right_from_wrong():
-    from dsr.crypto import constant_time_equal
+    from dsr.core.crypto import constant_time_equal
 
     assert constant_time_equal("a" * 64, "a" * 64)
     assert not constant_time_equal("a" * 64, "a" * 63 + "b")

@@ -44,6 +44,7 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
     )
 
 
@@ -56,6 +57,7 @@ def setting(env: dict[str, str], *names: str) -> list[str]:
         [sys.executable, "-c", code],
         cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "dsr.settings"},
         capture_output=True, text=True, timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.split("\n")[: len(names)]

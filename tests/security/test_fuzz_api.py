@@ -42,11 +42,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from dsr import execution, jobs, results, verification
-from dsr.audit import Actor
-from dsr.desk.auth import token_hash as personal_token_hash
-from dsr.desk.roles import Role, grant
-from dsr.models import (
+from dsr.core import selectors, tokens
+from dsr.core.audit import Actor
+from dsr.core.models import (
     ApiToken,
     ConnectorJob,
     DataSubjectRequest,
@@ -54,6 +52,10 @@ from dsr.models import (
     Status,
     SystemConnection,
 )
+from dsr.core.roles import Role, grant
+from dsr.desk.auth import token_hash as personal_token_hash
+from dsr.engine import connections, fanout, outcomes
+from dsr.results import access
 from dsr.wsgi import application
 from tests.conftest import code_from, last_code
 from tests.factories import RequestFactory
@@ -116,13 +118,13 @@ def world(django_capture_on_commit_callbacks, tmp_path, settings) -> World:
     system = SystemConnection.objects.create(
         name="billing", connector="pull", config={"send_identifiers": ["email"]}
     )
-    SystemConnection.objects.filter(pk=system.pk).update(token_hash=jobs.token_hash("system-token"))
+    SystemConnection.objects.filter(pk=system.pk).update(token_hash=connections.token_hash("system-token"))
     scheduler = Actor.scheduler()
     released = RequestFactory(kind="access", status=Status.VERIFIED)
     with django_capture_on_commit_callbacks(execute=True):
-        execution.approve(released, actor=scheduler)
+        fanout.approve(released, actor=scheduler)
     with django_capture_on_commit_callbacks(execute=True):
-        jobs.report(
+        outcomes.report(
             released.jobs.get(),
             {
                 "status": "completed",
@@ -132,24 +134,24 @@ def world(django_capture_on_commit_callbacks, tmp_path, settings) -> World:
         )
     released.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        results.release(released, actor=scheduler)
+        access.release(released, actor=scheduler)
         running = RequestFactory(kind="erasure", status=Status.VERIFIED)
-        execution.approve(running, actor=scheduler)
+        fanout.approve(running, actor=scheduler)
     officer = get_user_model().objects.create_user("officer", "officer@corp.example")
     grant(officer, Role.OFFICER)
     ApiToken.objects.create(user=officer, key_hash=personal_token_hash("officer-token"))
-    IntegrationToken.objects.create(name="website", token_hash=jobs.token_hash("integration-token"))
+    IntegrationToken.objects.create(name="website", token_hash=connections.token_hash("integration-token"))
     world = World(
         awaiting=RequestFactory(kind="access"),
         released=released,
-        released_token=verification.status_token(released),
+        released_token=tokens.status_token(released),
         verified=RequestFactory(kind="access", status=Status.VERIFIED),
         job=running.jobs.get(),
         system_token="system-token",
         officer_token="officer-token",
         integration_token="integration-token",
     )
-    assert world.released.status == Status.COMPLETED and results.current_bundle(world.released)
+    assert world.released.status == Status.COMPLETED and selectors.current_bundle(world.released)
     assert world.job.status == "waiting"
     return world
 

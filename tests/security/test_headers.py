@@ -14,7 +14,7 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 
-from dsr.models import Kind, Status
+from dsr.core.models import Kind, Status
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db

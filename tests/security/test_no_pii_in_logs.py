@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 
-from dsr.models import AuditEvent
+from dsr.core.models import AuditEvent
 
 from .journey import EMAIL, NAME, PHONE, clinic_dsn, run_access_journey, shop_dsn  # noqa: F401 - fixtures
 

@@ -18,14 +18,10 @@ from hypothesis import strategies as st
 from connectors import registry
 from connectors.base import ConnectorError, Deferred, JobContext, Subject
 from connectors.webhook import WebhookConnector
-from dsr import execution, systems
 from dsr.api.serializers import RequestCreateSerializer
 from dsr.api.systems import ResultSerializer
-from dsr.audit import Actor
-from dsr.forms import CHANGE_ROWS, RequestForm
-from dsr.intake import submit_request
-from dsr.jobs import token_hash
-from dsr.models import (
+from dsr.core.audit import Actor
+from dsr.core.models import (
     ConnectorAction,
     ConnectorJob,
     DataSubjectRequest,
@@ -35,7 +31,11 @@ from dsr.models import (
     Status,
     SystemConnection,
 )
-from dsr.regimes import country_choices, us_state_choices
+from dsr.core.regimes import country_choices, us_state_choices
+from dsr.engine import fanout, systems
+from dsr.engine.connections import token_hash
+from dsr.intake.forms import CHANGE_ROWS, RequestForm
+from dsr.intake.submission import submit_request
 from tests.connectors.webhook_server import WebhookServer
 from tests.factories import RequestFactory
 
@@ -350,7 +350,7 @@ def pull_jobs(django_capture_on_commit_callbacks):
     def waiting(kind: str) -> ConnectorJob:
         request = RequestFactory(kind=kind, status=Status.VERIFIED)
         with django_capture_on_commit_callbacks(execute=True):
-            execution.approve(request, actor=Actor.scheduler())
+            fanout.approve(request, actor=Actor.scheduler())
         return request.jobs.get()
 
     return waiting

@@ -22,10 +22,10 @@ from django.test import Client
 from connectors import http
 from connectors.signing import SIGNATURE_HEADER, sign
 from connectors.webhook import WebhookConnector
-from dsr import execution
-from dsr.audit import Actor
+from dsr.core.audit import Actor
+from dsr.core.models import AuditEvent, ConnectorJob, Status
 from dsr.desk.actions import skip_job
-from dsr.models import AuditEvent, ConnectorJob, Status
+from dsr.engine import fanout
 from tests.dsr.test_webhook_jobs import vendor, webhook_system  # noqa: F401 - a webhook system on 127.0.0.1
 from tests.factories import RequestFactory
 
@@ -162,7 +162,7 @@ def waiting_job(vendor, webhook_system, settings, django_capture_on_commit_callb
         vendor.answer(*answers)
         request = RequestFactory(kind="erasure", status=Status.VERIFIED, identifiers={"email": email})
         with django_capture_on_commit_callbacks(execute=True):
-            execution.approve(request, actor=Actor.scheduler())
+            fanout.approve(request, actor=Actor.scheduler())
         job = request.jobs.get(system=system)
         assert job.status == "waiting", job.error
         return job, [r.body["callback_token"] for r in vendor.received[-len(answers):]]

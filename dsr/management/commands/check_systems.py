@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from dsr.systems import check_all
+from dsr.engine.systems import check_all
 
 
 class Command(BaseCommand):

@@ -3,10 +3,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dsr import jobs
-from dsr.audit import Actor
+from dsr.core.audit import Actor
+from dsr.core.models import ActorType, ConnectorJob, JobStatus
 from dsr.desk.actions import ActionRefused, document_record
-from dsr.models import ActorType, ConnectorJob, JobStatus
+from dsr.engine import outcomes
 
 
 class Command(BaseCommand):
@@ -46,5 +46,5 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot read {file}: {exc.strerror}") from exc
             except ActionRefused as exc:
                 raise CommandError(str(exc)) from exc
-        status = jobs.report(job, payload, actor=Actor(ActorType.OFFICER, officer))
+        status = outcomes.report(job, payload, actor=Actor(ActorType.OFFICER, officer))
         self.stdout.write(f"job {job_id}: {status}")

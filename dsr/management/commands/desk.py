@@ -17,8 +17,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from dsr.core.models import DataSubjectRequest, SystemConnection
 from dsr.desk import dispatch
-from dsr.models import DataSubjectRequest, SystemConnection
 
 ACTIONS = ("approve", "decide", "keep", "withhold", "release", "reissue", "close", "deny", "extend")
 

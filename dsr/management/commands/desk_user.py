@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dsr.desk.roles import Role, grant
+from dsr.core.roles import Role, grant
 
 
 class Command(BaseCommand):

@@ -3,9 +3,9 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from dsr.core.models import ApiToken
+from dsr.core.roles import role_of
 from dsr.desk.auth import token_hash
-from dsr.desk.roles import role_of
-from dsr.models import ApiToken
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ import secrets
 
 from django.core.management.base import BaseCommand
 
-from dsr.jobs import token_hash
-from dsr.models import IntegrationToken
+from dsr.core.models import IntegrationToken
+from dsr.engine.connections import token_hash
 
 
 class Command(BaseCommand):

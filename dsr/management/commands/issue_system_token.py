@@ -2,8 +2,8 @@ import secrets
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dsr.jobs import token_hash
-from dsr.models import SystemConnection
+from dsr.core.models import SystemConnection
+from dsr.engine.connections import token_hash
 
 
 class Command(BaseCommand):

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dsr import execution, verification
-from dsr.audit import Actor
+from dsr.core.audit import Actor
+from dsr.core.models import DataSubjectRequest, SystemConnection
 from dsr.demo_shop.seed import SHOP_SYSTEMS, marketing_system, seed_shop
-from dsr.intake import Submission, submit_request
-from dsr.models import DataSubjectRequest, SystemConnection
+from dsr.engine import fanout
+from dsr.intake import verification
+from dsr.intake.submission import Submission, submit_request
 
 DEMO_USERNAME = "officer"
 DEMO_PASSWORD = "demo-officer-pass"
@@ -54,7 +55,7 @@ class Command(BaseCommand):
                 issued = verification.issue_code(request)
                 verification.verify_code(request, issued.code)
                 if step == "approve":
-                    execution.approve(request, actor=Actor.officer(officer))
+                    fanout.approve(request, actor=Actor.officer(officer))
         count = DataSubjectRequest.objects.count()
         self.stdout.write(self.style.SUCCESS(
             f"Demo data loaded: {count} requests, {SystemConnection.objects.count()} connected systems."

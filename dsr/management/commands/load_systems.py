@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dsr.systems import SystemsFileError, load
+from dsr.engine.systems import SystemsFileError, load
 
 
 class Command(BaseCommand):

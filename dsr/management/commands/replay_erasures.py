@@ -3,9 +3,9 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from dsr import erasure
-from dsr.audit import Actor
-from dsr.models import ActorType, SystemConnection
+from dsr.core.audit import Actor
+from dsr.core.models import ActorType, SystemConnection
+from dsr.results import erasure
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dsr.audit import verify_chain
-from dsr.models import AuditEvent
+from dsr.core.audit import verify_chain
+from dsr.core.models import AuditEvent
 
 
 class Command(BaseCommand):

@@ -1,0 +1,94 @@
+"""What requests leave behind: bundles, withheld records, erasure exceptions, suppression."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .requests import DataSubjectRequest
+from .systems import ConnectorJob, SystemConnection
+
+
+class ResultBundle(models.Model):
+    """The access/portability ZIP, encrypted at rest, delivered through an expiring link."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="bundles")
+    file = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField(default=0, help_text="size of the ZIP before encryption")
+    sha256 = models.CharField(max_length=64, help_text="of the ZIP before encryption")
+    manifest = models.JSONField(default=dict, help_text="counts and withholdings; no personal data")
+    created_at = models.DateTimeField(default=timezone.now)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    downloads = models.PositiveIntegerField(default=0)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def available(self) -> bool:
+        return (
+            self.released_at is not None
+            and self.deleted_at is None
+            and self.expires_at is not None
+            and self.expires_at > timezone.now()
+        )
+
+
+class Withholding(models.Model):
+    """Data kept out of the bundle: a category or one record, with the reason the person is told."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="withholdings")
+    job = models.ForeignKey(ConnectorJob, on_delete=models.PROTECT, related_name="withholdings")
+    category = models.CharField(max_length=100)
+    record_index = models.PositiveIntegerField(null=True, blank=True, help_text="empty: the whole category")
+    reason = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ErasureGround(models.TextChoices):
+    """GDPR Art. 17(3): why some data may be kept despite an erasure request."""
+
+    EXPRESSION = "expression", "Art. 17(3)(a): freedom of expression and information"
+    LEGAL_OBLIGATION = "legal_obligation", "Art. 17(3)(b): a legal obligation or a public task"
+    PUBLIC_HEALTH = "public_health", "Art. 17(3)(c): public health"
+    ARCHIVING = "archiving", "Art. 17(3)(d): archiving, research or statistics"
+    LEGAL_CLAIMS = "legal_claims", "Art. 17(3)(e): legal claims"
+
+
+class ErasureException(models.Model):
+    """A system whose data is kept despite the erasure, on a recorded ground told to the person."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="exceptions")
+    system = models.ForeignKey(SystemConnection, on_delete=models.PROTECT, related_name="+")
+    ground = models.CharField(max_length=32, choices=ErasureGround.choices)
+    reason = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "system"], name="one_exception_per_system")]
+
+
+class Suppression(models.Model):
+    """A keyed hash of an erased person's identifier, so re-imports and restores can skip them."""
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=32)
+    digest = models.CharField(max_length=64)
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "digest"], name="suppress_once")]

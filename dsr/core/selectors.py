@@ -1,0 +1,55 @@
+"""Reads shared by the public pages, the API, the desk and the results."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import Http404
+
+from .models import DataSubjectRequest, ResultBundle, Status
+
+_NEXT_STEPS = {
+    Status.RECEIVED: "We have your request and are sending you an email to confirm it is you.",
+    Status.AWAITING_VERIFICATION: "Enter the 6-digit code we emailed you, or click the link in "
+    "that email, to confirm it is you. We start work once you have.",
+    Status.VERIFIED: "Thank you for confirming. Our privacy team will review your request.",
+    Status.APPROVED: "Your request has been approved and work is about to start.",
+    Status.IN_PROGRESS: "We are working through the systems that hold your data.",
+    Status.REVIEW: "The work is done and our privacy team is checking the result.",
+    Status.COMPLETED: "Your request is complete. We have emailed you the outcome.",
+    Status.DENIED: "We could not grant your request; we have emailed you the reason and "
+    "your right to complain to a supervisory authority.",
+    Status.CANCELLED: "This request was closed.",
+    Status.EXPIRED: "This request was closed because it was not confirmed in time. "
+    "You are welcome to file a new one.",
+}
+
+
+def next_step(request: DataSubjectRequest) -> str:
+    if request.status == Status.CANCELLED and request.outcome == "duplicate" and request.duplicate_of:
+        return (
+            f"You already have the same request under way ({request.duplicate_of.reference}); "
+            "we have linked this one to it so the work is not done twice."
+        )
+    return _NEXT_STEPS[Status(request.status)]
+
+
+# The shape of every reference (models.new_reference); anything else is looked up nowhere.
+_REFERENCE = re.compile(r"DSR-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
+def request_by_reference(reference: str) -> DataSubjectRequest:
+    reference = reference.strip().upper()
+    request = None
+    if _REFERENCE.fullmatch(reference):
+        request = (
+            DataSubjectRequest.objects.select_related("duplicate_of").filter(reference=reference).first()
+        )
+    if request is None:
+        raise Http404("No request has this reference.")
+    return request
+
+
+def current_bundle(request: DataSubjectRequest) -> ResultBundle | None:
+    """The request's released bundle that has not been deleted, if any."""
+    return request.bundles.filter(deleted_at__isnull=True, released_at__isnull=False).first()

@@ -1,0 +1,176 @@
+"""Fan-out: an approved request becomes one job per (system, action); jobs run as tasks.
+
+Approval creates the job rows and, on commit, queues a task per ready job. A
+request moves on only when every job is terminal; a failed job keeps it open
+and visible. What a lost message or a killed worker leaves behind is picked up
+by ``dsr.engine.recovery``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from connectors import registry
+from connectors.base import ConnectorError
+from dsr.core import audit, lifecycle, queue
+from dsr.core.audit import Actor
+from dsr.core.models import (
+    TERMINAL_JOB_STATUSES,
+    ConnectorAction,
+    ConnectorJob,
+    DataSubjectRequest,
+    JobStatus,
+    Kind,
+    Status,
+    SystemConnection,
+)
+from dsr.core.queue import Task
+from dsr.results.closing import complete
+from dsr.results.erasure import skip_for_exception
+from dsr.results.rectification import undecided
+
+log = logging.getLogger(__name__)
+
+
+KIND_ACTIONS = {
+    Kind.ACCESS: ConnectorAction.EXPORT,
+    Kind.PORTABILITY: ConnectorAction.EXPORT,
+    Kind.ERASURE: ConnectorAction.ERASE,
+    Kind.RECTIFICATION: ConnectorAction.RECTIFY,
+}
+
+
+def _supports(system: SystemConnection, action: str) -> bool:
+    """Whether to give ``system`` this job; an unloadable connector still gets it (and fails visibly)."""
+    if action not in system.actions:
+        return False
+    try:
+        return action in registry.load(system.connector).actions
+    except ConnectorError:
+        return True
+
+
+class NotReadyToApprove(Exception):
+    pass
+
+
+def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "") -> bool:
+    """verified → approved → in progress, with the jobs created and queued."""
+    if request.kind == Kind.RECTIFICATION:
+        request.refresh_from_db()  # the decisions may have been made through another object
+    if request.kind == Kind.RECTIFICATION and request.status == Status.VERIFIED and undecided(request):
+        numbers = ", ".join(str(i + 1) for i in undecided(request))
+        raise NotReadyToApprove(f"Accept or reject each correction first (undecided: {numbers}).")
+    with audit.batch():
+        changed = lifecycle.transition(
+            request, Status.APPROVED, actor=actor, details={"reason": reason} if reason else None
+        )
+        if changed:
+            start(request, actor=actor)
+    return changed
+
+
+def start(request: DataSubjectRequest, *, actor: Actor) -> list[ConnectorJob]:
+    action = KIND_ACTIONS[Kind(request.kind)]
+    jobs: list[ConnectorJob] = []
+    with audit.batch():
+        for system in SystemConnection.objects.filter(enabled=True):
+            if system.identity_source and _supports(system, ConnectorAction.LOCATE):
+                jobs.append(_job(request, system, ConnectorAction.LOCATE, phase=0))
+            if _supports(system, action) and not (
+                action == ConnectorAction.LOCATE and system.identity_source
+            ):
+                jobs.append(_job(request, system, action, phase=1))
+        ConnectorJob.objects.bulk_create(jobs, ignore_conflicts=True)
+        exceptions = list(request.exceptions.all())
+        for item in exceptions:
+            job = ConnectorJob.objects.filter(request=request, system=item.system_id, action="erase").first()
+            if job is not None:
+                skip_for_exception(job, item)
+        lifecycle.transition(
+            request,
+            Status.IN_PROGRESS,
+            actor=actor,
+            details={"jobs": len(jobs), "systems": sorted({j.system.name for j in jobs})},
+        )
+        if jobs and not exceptions:
+            # The first phase's jobs are ready: queue them without another look at the request.
+            first = min(j.phase for j in jobs)
+            ready = [str(j.pk) for j in jobs if j.phase == first]
+            transaction.on_commit(lambda: enqueue_jobs(ready))
+        else:
+            request_id = str(request.pk)
+            transaction.on_commit(lambda: advance(request_id))
+    return jobs
+
+
+def _job(request: DataSubjectRequest, system: SystemConnection, action: str, *, phase: int) -> ConnectorJob:
+    return ConnectorJob(
+        request=request,
+        system=system,
+        action=action,
+        phase=phase,
+        idempotency_key=f"{request.pk}:{system.pk}:{action}",
+    )
+
+
+def enqueue_job(job_id: str, *, countdown: float = 0) -> bool:
+    """Queue one job's task now (the reconciler re-queues it if the broker is away)."""
+    return queue.enqueue(Task.RUN_JOB, job_id, countdown=countdown)
+
+
+def enqueue_jobs(job_ids: list[str], *, countdown: float = 0) -> None:
+    for job_id in job_ids:
+        enqueue_job(job_id, countdown=countdown)
+
+
+def advance(request_id: str) -> str | None:
+    """Queue the next ready jobs, or move the request on when every job is terminal.
+
+    Safe to call any number of times; returns the request's status afterwards.
+    """
+    with audit.batch():
+        request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None or request.status != Status.IN_PROGRESS:
+            return request.status if request else None
+        jobs = list(request.jobs.values_list("id", "phase", "status"))
+        open_jobs = [j for j in jobs if j[2] not in TERMINAL_JOB_STATUSES]
+        if open_jobs:
+            phase = min(p for _, p, _ in open_jobs)
+            ready = [str(i) for i, p, s in open_jobs if p == phase and s == JobStatus.PENDING]
+            transaction.on_commit(lambda: enqueue_jobs(ready))
+            return request.status
+        failed = [j for j in jobs if j[2] == JobStatus.FAILED]
+        if failed:
+            audit.record(
+                "request.needs_attention",
+                actor=Actor.scheduler(),
+                request=request,
+                details={"failed_jobs": len(failed)},
+            )
+            return request.status
+        if request.kind == Kind.ERASURE and jobs:
+            complete(request, actor=Actor.scheduler())
+            return Status.COMPLETED
+        lifecycle.transition(request, Status.REVIEW, actor=Actor.scheduler(), details={"jobs": len(jobs)})
+        return Status.REVIEW
+
+
+def retry_job(job: ConnectorJob, *, actor: Actor) -> bool:
+    """An officer's retry of a failed job: back to pending, attempts reset."""
+    with transaction.atomic():
+        changed = ConnectorJob.objects.filter(pk=job.pk, status=JobStatus.FAILED).update(
+            status=JobStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), error=""
+        )
+        if changed:
+            audit.record(
+                "job.retry_requested",
+                actor=actor,
+                request=job.request,
+                details={"system": job.system.name, "action": job.action},
+            )
+            transaction.on_commit(lambda: enqueue_jobs([str(job.pk)]))
+    return bool(changed)

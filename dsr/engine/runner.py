@@ -1,0 +1,111 @@
+"""Running one job: claim it, call the connector, record the outcome (or retry, or fail).
+
+The claim is a conditional UPDATE, so two workers never run the same job; a
+worker that dies mid-job leaves a lease that runs out, and the job is claimed
+again. Results are recorded only while the claim still holds (``outcomes``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from connectors.base import Action, Connector, ConnectorError, Deferred
+from dsr.core import storage
+from dsr.core.models import TERMINAL_JOB_STATUSES, ConnectorJob, JobStatus
+
+from .batch import batches, run_erase_batch
+from .connections import connector_for, context_for, requested_changes, subject_for
+from .outcomes import Outcome, fail_or_retry, receipt_of, residual_message, settle, succeed
+
+log = logging.getLogger(__name__)
+
+
+def _claim(job_id: str) -> ConnectorJob | None:
+    """Take the job if it is due (or its lease ran out) and no earlier phase is still open.
+
+    One conditional UPDATE decides it, so two workers never both win; then one SELECT
+    loads the job with its request and system.
+    """
+    now = timezone.now()
+    earlier_open = ConnectorJob.objects.filter(
+        request_id=OuterRef("request_id"), phase__lt=OuterRef("phase")
+    ).exclude(status__in=TERMINAL_JOB_STATUSES)
+    claimed = (
+        ConnectorJob.objects.filter(pk=job_id)
+        .filter(
+            Q(status=JobStatus.PENDING, next_attempt_at__lte=now)
+            | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+        )
+        .filter(~Exists(earlier_open))  # identity lookups first
+        .update(
+            status=JobStatus.RUNNING,
+            attempts=F("attempts") + 1,
+            lease_expires_at=now + timedelta(seconds=settings.DSR_JOB_LEASE_SECONDS),
+            started_at=Coalesce(F("started_at"), now),
+        )
+    )
+    if not claimed:
+        return None
+    learned = ConnectorJob.objects.filter(
+        request_id=OuterRef("request_id"), phase__lt=OuterRef("phase"), status=JobStatus.SUCCEEDED,
+        learned__isnull=False,
+    )
+    return (
+        ConnectorJob.objects.select_related("request", "system")
+        .annotate(has_learned=Exists(learned))
+        .get(pk=job_id)
+    )
+
+
+def run(job_id: str) -> str | None:
+    """Run one job if it can be claimed; returns its status afterwards (None if not claimed)."""
+    job = _claim(job_id)
+    if job is None:
+        return None
+    if job.action == Action.ERASE and batches(job.system):
+        return run_erase_batch(job)
+    try:
+        with connector_for(job.system) as connector:
+            outcome = _perform(connector, job)
+    except Deferred as waiting:
+        return settle(job, JobStatus.WAITING, result={"waiting": waiting.message})
+    except ConnectorError as exc:
+        return fail_or_retry(job, exc.message, permanent=exc.permanent)
+    except Exception as exc:
+        log.exception("job %s (%s) crashed", job.pk, job.system.name)
+        return fail_or_retry(job, f"unexpected error in the connector: {type(exc).__name__}", permanent=False)
+    return succeed(job, outcome)
+
+
+def _perform(connector: Connector, job: ConnectorJob) -> Outcome:
+    subject = subject_for(job)
+    context = context_for(job, external=connector.external)
+    if job.action == Action.LOCATE:
+        located = connector.locate(subject, job=context)
+        return Outcome(found=located.found, result={"by_category": located.by_category},
+                       learned=located.identifiers or None)
+    if job.action == Action.EXPORT:
+        records = (
+            {"category": r.category, "fields": dict(r.fields)} for r in connector.export(subject, job=context)
+        )
+        summary = storage.write_records(f"{job.request_id}/{job.pk}.jsonl.enc", records)
+        return Outcome(found=summary.records, result={"by_category": summary.by_category}, export=summary)
+    if job.action == Action.ERASE:
+        receipt = connector.erase(subject, job=context)
+        result = {"receipt": receipt_of(receipt), "verified": False}
+        if Action.LOCATE in connector.actions and not connector.external:
+            residual = connector.locate(subject)
+            if residual.found:
+                raise ConnectorError(residual_message(residual))
+            result["verified"] = True
+        return Outcome(affected=receipt.affected, result=result)
+    if job.action == Action.RECTIFY:
+        receipt = connector.rectify(subject, requested_changes(job), job=context)
+        return Outcome(affected=receipt.affected, result={"receipt": receipt_of(receipt)})
+    raise ConnectorError(f"unknown action {job.action!r}", permanent=True)

@@ -1,0 +1,151 @@
+"""Celery tasks of intake: the person's acknowledgement, codes, and the sweeps that keep them sent.
+
+Thin: each takes ids and calls services; services queue these by name (``dsr.core.queue``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
+from django.utils import timezone
+
+from dsr.core import audit, emails, lifecycle, queue
+from dsr.core.audit import Actor
+from dsr.core.models import AuditEvent, DataSubjectRequest, Status
+from dsr.core.queue import Task, mail_task
+from dsr.core.tokens import status_token
+
+from . import verification
+
+log = logging.getLogger(__name__)
+
+
+@mail_task(name=Task.SEND_VERIFICATION, bind=True)
+def send_verification(self, request_id: str) -> None:
+    """Acknowledge the request and send a fresh code and link.
+
+    A failed send raises, so Celery retries; the request itself was stored
+    before this task was queued, so a mail-server outage never loses it.
+    """
+    request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if request is None or request.status != Status.AWAITING_VERIFICATION:
+        return
+    issued = verification.issue_code(request)
+    token = status_token(request)
+    context = {
+        "request": request,
+        "code": issued.code,
+        "ttl_minutes": settings.DSR_CODE_TTL_MINUTES,
+        "verify_url": emails.absolute(
+            reverse("dsr:verify-link", args=[request.reference, issued.link_token])
+        ),
+        "code_url": emails.absolute(reverse("dsr:verify", args=[request.reference])),
+        "status_url": emails.absolute(reverse("dsr:status", args=[request.reference]))
+        + f"?t={token}",
+        "duplicate_of": request.duplicate_of,
+    }
+    emails.send("acknowledgement", to=request.email, context=context)
+    with transaction.atomic():
+        first = DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now()
+        )
+        audit.record(
+            "acknowledgement.sent" if first else "verification.code_resent",
+            actor=Actor.scheduler(),
+            request=request,
+            details={"channel": "email", "attempt": self.request.retries + 1},
+        )
+    log.info("verification email sent for %s", request.reference)
+
+
+@mail_task(name=Task.SEND_RECEIPT)
+def send_receipt(request_id: str) -> None:
+    """Acknowledge a request that needs no code (filed by a trusted integration)."""
+    request = DataSubjectRequest.objects.filter(pk=request_id, acknowledged_at__isnull=True).first()
+    if request is None:
+        return
+    token = status_token(request)
+    status_url = emails.absolute(reverse("dsr:status", args=[request.reference])) + f"?t={token}"
+    emails.send("received", to=request.email, context={"request": request, "status_url": status_url})
+    with transaction.atomic():
+        if DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now()
+        ):
+            audit.record(
+                "acknowledgement.sent", actor=Actor.scheduler(), request=request,
+                details={"channel": "email"},
+            )
+
+
+@mail_task(name=Task.SEND_DOWNLOAD_CODE)
+def send_download_code(request_id: str) -> None:
+    """A fresh code before each download: whoever holds the link must still hold the mailbox."""
+    request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if request is None or not request.email:
+        return
+    issued = verification.issue_code(request, purpose="download")
+    emails.send("download_code", to=request.email,
+                context={"request": request, "code": issued.code, "ttl_minutes": settings.DSR_CODE_TTL_MINUTES})
+
+
+@shared_task(name=Task.EXPIRE_UNVERIFIED)
+def expire_unverified() -> int:
+    """Requests never verified within the configured period are closed as expired."""
+    cutoff = timezone.now() - timedelta(days=settings.DSR_UNVERIFIED_EXPIRY_DAYS)
+    expired = 0
+    stale = DataSubjectRequest.objects.filter(
+        status__in=[Status.RECEIVED, Status.AWAITING_VERIFICATION], received_at__lt=cutoff
+    )
+    for request in stale.iterator(chunk_size=500):
+        if lifecycle.transition(
+            request,
+            Status.EXPIRED,
+            actor=Actor.scheduler(),
+            details={"reason": "not verified", "after_days": settings.DSR_UNVERIFIED_EXPIRY_DAYS},
+            fields={"outcome": "unverified"},
+        ):
+            expired += 1
+    return expired
+
+
+@shared_task(name=Task.RESEND_UNACKNOWLEDGED)
+def resend_unacknowledged() -> int:
+    """Re-queue the person's emails whose task was lost (broker outage, killed worker).
+
+    A request waiting for its code gets the verification email again; one a trusted
+    integration filed (verified at once, so never sent a code) gets its receipt again;
+    a closed request whose outcome email was never sent gets that again. Nothing is
+    queued while the queue still holds messages: the lost one may be among them.
+    """
+    if queue.waiting_job_messages():
+        return 0
+    now = timezone.now()
+    wait, window = timedelta(seconds=settings.DSR_EMAIL_RESEND_AFTER_SECONDS), timedelta(
+        days=settings.DSR_UNVERIFIED_EXPIRY_DAYS
+    )
+    unacknowledged = DataSubjectRequest.objects.filter(
+        acknowledged_at__isnull=True, received_at__lt=now - wait, received_at__gte=now - window
+    )
+    count = 0
+    for task, statuses in (
+        (send_verification, [Status.AWAITING_VERIFICATION]),
+        (send_receipt, [Status.VERIFIED, Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW]),
+    ):
+        for pk in unacknowledged.filter(status__in=statuses).values_list("pk", flat=True).iterator():
+            task.delay(str(pk))
+            count += 1
+    closed = DataSubjectRequest.objects.filter(
+        status__in=[Status.COMPLETED, Status.DENIED], closed_at__lt=now - wait, closed_at__gte=now - window
+    )
+    for outcome in ("completed", "partial", "denied"):
+        told = AuditEvent.objects.filter(request=OuterRef("pk"), verb="outcome.sent", details__outcome=outcome)
+        for pk in closed.filter(outcome=outcome).exclude(Exists(told)).values_list("pk", flat=True).iterator():
+            queue.enqueue(Task.SEND_OUTCOME, str(pk), outcome)
+            count += 1
+    return count

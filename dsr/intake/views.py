@@ -1,0 +1,206 @@
+"""Public pages: the request form, verification, and the person's status page."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dsr.core import queue, selectors, tokens
+from dsr.core.models import Status
+from dsr.core.queue import Task
+from dsr.core.selectors import next_step, request_by_reference
+from dsr.intake import verification
+from dsr.intake.forms import CodeForm, RequestForm
+from dsr.intake.submission import submit_request
+from dsr.results import access
+from dsr.web import ratelimit
+from dsr.web.http import zip_response
+
+
+def _status_url(request_obj) -> str:
+    token = tokens.status_token(request_obj)
+    return reverse("dsr:status", args=[request_obj.reference]) + f"?t={token}"
+
+
+def _sent_as_utf8(request: HttpRequest) -> bool:
+    """Whether a form body is UTF-8, as browsers send it; Django would read other bytes as U+FFFD."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        return True
+    try:
+        parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@require_http_methods(["GET", "POST"])
+def request_form(request: HttpRequest) -> HttpResponse:
+    form = RequestForm(request.POST or None)
+    if request.method == "POST" and not _sent_as_utf8(request):
+        form.add_error(None, "The form arrived in a character encoding we cannot read. Please send it again.")
+    if request.method == "POST" and form.is_valid():
+        sub = form.submission
+        try:
+            ratelimit.check_submission(request, sub.email)
+        except ratelimit.RateLimited as exc:
+            form.add_error(None, exc.detail)
+            return render(request, "dsr/request_form.html", {"form": form}, status=429)
+        created = submit_request(sub)
+        messages.success(
+            request,
+            f"Thank you. Your request {created.reference} is recorded. "
+            "We have emailed you a 6-digit code to confirm it is you.",
+        )
+        return redirect("dsr:verify", reference=created.reference)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "dsr/request_form.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request = request_by_reference(reference)
+    if subject_request.status != Status.AWAITING_VERIFICATION:
+        return render(
+            request, "dsr/verify_done.html", {"subject_request": subject_request}, status=200
+        )
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                ratelimit.check_verification(request, subject_request)
+                verified = verification.verify_code(subject_request, form.cleaned_data["code"])
+            except ratelimit.RateLimited as exc:
+                form.add_error("code", exc.detail)
+                status = 429
+            except verification.VerificationError as exc:
+                form.add_error("code", exc.detail)
+                status = exc.status
+            else:
+                messages.success(request, "Thank you: you are verified.")
+                return redirect(_status_url(verified))
+    return render(
+        request,
+        "dsr/verify.html",
+        {"form": form, "subject_request": subject_request},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def verify_link(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    """GET shows a button; only the POST verifies, so mail scanners that follow links don't."""
+    subject_request = request_by_reference(reference)
+    error = None
+    if request.method == "POST":
+        try:
+            ratelimit.check_verification(request, subject_request)
+            verified = verification.verify_link(subject_request, token)
+        except ratelimit.RateLimited as exc:
+            error = exc.detail
+        except verification.VerificationError as exc:
+            error = exc.detail
+        else:
+            messages.success(request, "Thank you: you are verified.")
+            return redirect(_status_url(verified))
+    return render(
+        request,
+        "dsr/verify_link.html",
+        {"subject_request": subject_request, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@require_POST
+def resend(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request = request_by_reference(reference)
+    if subject_request.status == Status.AWAITING_VERIFICATION:
+        _send_code(request, subject_request, Task.SEND_VERIFICATION,
+                   "A new code is on its way. Earlier codes no longer work.")
+    return redirect("dsr:verify", reference=subject_request.reference)
+
+
+def _send_code(request: HttpRequest, subject_request, task, sent: str) -> None:
+    """Queue a code email, within the resend limit; the page says which happened."""
+    try:
+        ratelimit.check_resend(request, subject_request)
+    except ratelimit.RateLimited:
+        messages.error(request, "We have sent several codes already. Please wait before asking again.")
+    else:
+        queue.enqueue(task, str(subject_request.pk))
+        messages.success(request, sent)
+
+
+def _with_token(request: HttpRequest, reference: str):
+    """The person's own request, or None: the status token must be for this very request."""
+    token = request.GET.get("t") or request.POST.get("t", "")
+    try:
+        subject_request = request_by_reference(reference)
+    except Http404:
+        return None, token
+    if not tokens.check_status_token(subject_request, token):
+        return None, token
+    return subject_request, token
+
+
+def status(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request, token = _with_token(request, reference)
+    if subject_request is None:
+        return render(request, "dsr/status_denied.html", status=404)
+    return _status_page(request, subject_request, token)
+
+
+def _status_page(request: HttpRequest, subject_request, token: str, *, form=None, status: int = 200):
+    item = selectors.current_bundle(subject_request)
+    return render(
+        request,
+        "dsr/status.html",
+        {
+            "subject_request": subject_request,
+            "next_step": next_step(subject_request),
+            "token": token,
+            "bundle": item if item and item.available else None,
+            "expired_bundle": item is not None and not item.available,
+            "code_form": form or CodeForm(),
+        },
+        status=status,
+    )
+
+
+@require_POST
+def download_code(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request, token = _with_token(request, reference)
+    if subject_request is None:
+        return render(request, "dsr/status_denied.html", status=404)
+    item = selectors.current_bundle(subject_request)
+    if item is None or not item.available:
+        messages.error(request, "There is no download for this request, or its link has expired.")
+    else:
+        _send_code(request, subject_request, Task.SEND_DOWNLOAD_CODE,
+                   "We have emailed you a download code. It works once.")
+    return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}?t={token}#download")
+
+
+@require_POST
+def download(request: HttpRequest, reference: str) -> HttpResponse:
+    subject_request, token = _with_token(request, reference)
+    if subject_request is None:
+        return render(request, "dsr/status_denied.html", status=404)
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        return _status_page(request, subject_request, token, form=form, status=400)
+    try:
+        ratelimit.check_verification(request, subject_request)
+        verification.check_download_code(subject_request, form.cleaned_data["code"])
+        item, chunks = access.open_download(subject_request)
+    except (ratelimit.RateLimited, verification.VerificationError, access.NotReady) as exc:
+        form.add_error("code", getattr(exc, "detail", None) or str(exc))
+        return _status_page(request, subject_request, token, form=form, status=getattr(exc, "status", 400))
+    return zip_response(subject_request, item, chunks)
+

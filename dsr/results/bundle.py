@@ -1,0 +1,266 @@
+"""The access/portability bundle: one ZIP, built by streaming, encrypted as it is written.
+
+Layout (documented in docs/bundle.md)::
+
+    manifest.json                  request, systems, counts, withholdings, schema version
+    index.html                     readable offline: the data and the GDPR Art. 15 information
+    data/<system>/<category>.json  the records, a JSON array of objects
+    data/<system>/<category>.csv   the same, one row per record
+
+Records are read from each job's encrypted export, a category at a time, so memory
+stays bounded however many there are. The ZIP goes straight into an encrypting
+writer; it is never on disk in clear.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from dsr.core import storage
+from dsr.core.models import (
+    ConnectorJob,
+    DataSubjectRequest,
+    JobStatus,
+    Kind,
+    SystemConnection,
+    Withholding,
+)
+
+SCHEMA_VERSION = "1.0"
+# CCPA §7024(d): never disclosed, whatever the request.
+CCPA_NEVER_DISCLOSED = {
+    "social_security_number": "a social security number",
+    "drivers_license_number": "a driver's licence number",
+    "financial_account_number": "a financial account number",
+}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def file_name(name: str) -> str:
+    """One path segment from a name that came from outside (a system's category): never a path.
+
+    Letters, digits, spaces, ``_``, ``.`` and ``-`` stay; anything else (``/``, ``\\``, NUL...)
+    becomes ``_`` and dots and spaces at either end go. A name that changed gets a short hash
+    of the original, so two names never share a file.
+    """
+    safe = re.sub(r"[^\w .-]", "_", name).strip(" .")[:100]
+    if safe != name:
+        safe = f"{safe or 'records'}-{hashlib.sha256(name.encode('utf-8', 'replace')).hexdigest()[:8]}"
+    return safe
+
+
+def csv_cell(value: Any) -> str:
+    """A spreadsheet-safe cell: nested values as JSON, formulas neutralised with a quote."""
+    if value is None:
+        return ""
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+@dataclass
+class CategoryPlan:
+    system: str
+    category: str
+    job: ConnectorJob
+    columns: list[str] = field(default_factory=list)
+    count: int = 0
+    withheld_records: set[int] = field(default_factory=set)
+    withheld_fields: dict[str, str] = field(default_factory=dict)  # field → why
+
+    @property
+    def path(self) -> str:
+        return f"data/{file_name(self.system)}/{file_name(self.category)}"
+
+
+def _ccpa_fields(job: ConnectorJob, regime: str) -> dict[str, str]:
+    """Fields the system's config marks as a category the CCPA forbids disclosing."""
+    if regime != "ccpa":
+        return {}
+    marked = job.system.config.get("field_categories", {})
+    return {
+        name: f"CCPA §7024(d): {CCPA_NEVER_DISCLOSED[kind]} is never disclosed"
+        for name, kind in marked.items()
+        if kind in CCPA_NEVER_DISCLOSED
+    }
+
+
+def _records(job: ConnectorJob, category: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(index within the job's export, fields) for one category."""
+    for index, record in enumerate(storage.read_records(job.export_file)):
+        if record.get("category") == category:
+            yield index, record.get("fields") or {}
+
+
+def plan(request: DataSubjectRequest) -> list[CategoryPlan]:
+    """One pass over each export: the categories, their columns and counts, what is withheld."""
+    jobs = (
+        request.jobs.filter(status=JobStatus.SUCCEEDED, action="export")
+        .exclude(export_file="")
+        .select_related("system")
+        .order_by("system__name")
+    )
+    withheld = list(Withholding.objects.filter(request=request))
+    plans: list[CategoryPlan] = []
+    for job in jobs:
+        by_category: dict[str, CategoryPlan] = {}
+        ccpa = _ccpa_fields(job, request.regime)
+        whole = {w.category for w in withheld if w.job_id == job.pk and w.record_index is None}
+        single = {(w.category, w.record_index) for w in withheld if w.job_id == job.pk and w.record_index is not None}
+        for index, record in enumerate(storage.read_records(job.export_file)):
+            category = record.get("category", "records")
+            if category in whole:
+                continue
+            entry = by_category.setdefault(category, CategoryPlan(job.system.name, category, job))
+            if (category, index) in single:
+                entry.withheld_records.add(index)
+                continue
+            entry.count += 1
+            for name in record.get("fields") or {}:
+                if name in ccpa:
+                    entry.withheld_fields[name] = ccpa[name]
+                elif name not in entry.columns:
+                    entry.columns.append(name)
+        plans.extend(by_category[c] for c in sorted(by_category))
+    return plans
+
+
+def _withheld_list(request: DataSubjectRequest, plans: list[CategoryPlan]) -> list[dict[str, Any]]:
+    listed = [
+        {
+            "system": w.job.system.name,
+            "category": w.category,
+            "scope": "category" if w.record_index is None else "record",
+            "reason": w.reason,
+        }
+        for w in Withholding.objects.filter(request=request).select_related("job__system")
+    ]
+    for p in plans:
+        listed.extend(
+            {"system": p.system, "category": p.category, "scope": "field", "field": name, "reason": why}
+            for name, why in sorted(p.withheld_fields.items())
+        )
+    return listed
+
+
+def manifest(request: DataSubjectRequest, plans: list[CategoryPlan], generated_at: str) -> dict[str, Any]:
+    systems: dict[str, dict[str, Any]] = {}
+    for p in plans:
+        entry = systems.setdefault(p.system, {"name": p.system, "records": {}, "files": []})
+        entry["records"][p.category] = p.count
+        entry["files"] += [f"{p.path}.json", f"{p.path}.csv"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": generated_at,
+        "request": {
+            "reference": request.reference,
+            "kind": request.kind,
+            "regime": request.regime,
+            "received_at": request.received_at.isoformat(),
+            "portability": request.kind == Kind.PORTABILITY,
+        },
+        "systems": list(systems.values()),
+        "total_records": sum(p.count for p in plans),
+        "withheld": _withheld_list(request, plans),
+    }
+
+
+class _Digesting(io.RawIOBase):
+    """Passes bytes on to the encrypting writer, hashing and counting them on the way."""
+
+    def __init__(self, sink: storage.EncryptedWriter) -> None:
+        self.sink = sink
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.sha256.update(chunk)
+        self.size += len(chunk)
+        self.sink.write(chunk)
+        return len(chunk)
+
+
+def _write_category(zf: zipfile.ZipFile, p: CategoryPlan) -> None:
+    skip = p.withheld_records
+    with zf.open(f"{p.path}.json", "w", force_zip64=True) as raw:
+        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        out.write("[")
+        first = True
+        for index, fields in _records(p.job, p.category):
+            if index in skip:
+                continue
+            kept = {k: v for k, v in fields.items() if k not in p.withheld_fields}
+            out.write(("" if first else ",\n") + json.dumps(kept, ensure_ascii=False, default=str))
+            first = False
+        out.write("]\n")
+        out.flush()
+        out.detach()
+    with zf.open(f"{p.path}.csv", "w", force_zip64=True) as raw:
+        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        writer = csv.writer(out)
+        writer.writerow([csv_cell(c) for c in p.columns])
+        for index, fields in _records(p.job, p.category):
+            if index not in skip:
+                writer.writerow([csv_cell(fields.get(c)) for c in p.columns])
+        out.flush()
+        out.detach()
+
+
+def build(request: DataSubjectRequest, relative_path: str) -> tuple[dict[str, Any], str, int]:
+    """Write the encrypted bundle; returns (manifest, sha256 of the ZIP, ZIP size)."""
+    plans = plan(request)
+    generated_at = timezone.now().isoformat()
+    info = manifest(request, plans, generated_at)
+    with storage.EncryptedWriter(relative_path) as sink:
+        digesting = _Digesting(sink)
+        with zipfile.ZipFile(digesting, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("manifest.json", json.dumps(info, indent=2, ensure_ascii=False))
+            for p in plans:
+                _write_category(zf, p)
+            zf.writestr("index.html", _index_html(request, info, plans))
+    return info, digesting.sha256.hexdigest(), digesting.size
+
+
+def _index_html(request: DataSubjectRequest, info: dict[str, Any], plans: list[CategoryPlan]) -> str:
+    names = {p.system for p in plans} | set(
+        request.jobs.filter(action="export").values_list("system__name", flat=True)
+    )
+    systems = SystemConnection.objects.filter(name__in=names).order_by("name")
+    return render_to_string(
+        "bundle/index.html",
+        {"request": request, "manifest": info, "systems": systems, "plans": plans,
+         "authority": supervisory_authority(request.regime), "organisation": settings.DSR_ORGANISATION},
+    )
+
+
+AUTHORITIES = {
+    "gdpr": "the data protection supervisory authority of the EU or EEA country where you live or work, "
+    "or where you think the law was broken",
+    "uk_gdpr": "the Information Commissioner's Office (ico.org.uk)",
+    "ccpa": "the California Privacy Protection Agency (cppa.ca.gov) or the California Attorney General",
+    "vcdpa": "the Virginia Attorney General",
+    "cpa": "the Colorado Attorney General",
+    "ctdpa": "the Connecticut Attorney General",
+    "ucpa": "the Utah Division of Consumer Protection",
+    "lgpd": "the Autoridade Nacional de Proteção de Dados (ANPD)",
+    "pipeda": "the Office of the Privacy Commissioner of Canada",
+}
+
+
+def supervisory_authority(regime: str) -> str:
+    return AUTHORITIES.get(regime, AUTHORITIES["gdpr"])

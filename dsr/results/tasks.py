@@ -1,0 +1,57 @@
+"""Celery tasks of results: tell the person the outcome, release and expire bundles, purge.
+
+Thin: each takes ids and calls services; services queue these by name (``dsr.core.queue``).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from dsr.core import audit, emails
+from dsr.core.audit import Actor
+from dsr.core.models import DataSubjectRequest
+from dsr.core.queue import Task, mail_task
+from dsr.core.tokens import status_token
+
+from . import access, retention
+from .bundle import supervisory_authority
+from .closing import outcome_context
+
+
+@mail_task(name=Task.SEND_OUTCOME)
+def send_outcome(request_id: str, outcome: str) -> None:
+    """Tell the person how their request ended (or that it was extended)."""
+    request = DataSubjectRequest.objects.filter(pk=request_id).first()
+    if request is None or not request.email:
+        return
+    token = status_token(request)
+    context = {
+        **outcome_context(request),
+        "status_url": emails.absolute(reverse("dsr:status", args=[request.reference])) + f"?t={token}",
+        "authority": supervisory_authority(request.regime),
+        "outcome": outcome,
+    }
+    emails.send(f"outcome_{outcome}", to=request.email, context=context)
+    audit.record("outcome.sent", actor=Actor.scheduler(), request=request,
+                 details={"outcome": outcome, "channel": "email"})
+
+
+@shared_task(name=Task.RELEASE_RESULTS, acks_late=True)
+def release_results(request_id: str, user_id: int | None = None) -> str:
+    """Build and release an access/portability bundle (can take a while for a large export)."""
+    request = DataSubjectRequest.objects.get(pk=request_id)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    actor = Actor.officer(user) if user else Actor.scheduler()
+    return str(access.release(request, actor=actor, user=user).pk)
+
+
+@shared_task(name=Task.EXPIRE_BUNDLES)
+def expire_bundles() -> int:
+    return access.expire_bundles()
+
+
+@shared_task(name=Task.PURGE_RETAINED)
+def purge_retained() -> int:
+    return retention.purge()
