@@ -27,7 +27,7 @@ def audit(service: str, options: list[str]) -> dict | None:
         sys.executable, "-m", "pip_audit", "--format", "json", "--progress-spinner", "off",
         "--skip-editable", "--vulnerability-service", service, *options,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=1800)
     try:
         return json.loads(done.stdout)
     except ValueError:
