@@ -1,7 +1,8 @@
 # Developer and CI entry points. GNU make; needs only Python 3.11+ on the machine.
 #
 #   make run     the whole app on http://localhost:8000/ (web + Celery worker + beat)
-#   make test    the test suite (the command CI runs too); pass pytest options in ARGS
+#   make test    ruff, the import contracts, then the test suite (CI runs it too); pytest options in ARGS
+#   make lint    ruff and the import contracts alone
 #   make audit   known vulnerabilities in the installed packages (pip-audit; CI runs it too)
 #
 # Without DATABASE_URL / REDIS_URL the app uses a SQLite file and a filesystem broker
@@ -16,7 +17,7 @@ ARGS   ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test clean totp bench audit
+.PHONY: help venv run lint test clean totp bench audit
 
 help: ## Show this help
 	@echo "Usage: make <target> [ARGS='...']"
@@ -67,7 +68,11 @@ totp: export DEBUG := true
 totp: $(STAMP) ## Print the demo officer's current TOTP code (demo and development only)
 	@$(PY) manage.py totp_code $(or $(USER_NAME),officer)
 
-test: $(STAMP) ## Run the test suite (CI runs exactly this); e.g. make test ARGS='-k deadline'
+lint: $(STAMP) ## ruff, and the import contracts of .importlinter (the layers of dsr/)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+
+test: lint ## Lint, then run the test suite (CI runs exactly this); e.g. make test ARGS='-k deadline'
 	@$(PY) -m pytest $(ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then \
 		echo "make test: pytest collected no tests (exit 5); counting that as a failure" >&2; \

@@ -8,7 +8,7 @@ is a CCPA request with an acknowledgement date (half of those acknowledged), a q
 of those already near their date carry the reminders an earlier run sent, and 70% are
 assigned (among them to an inactive officer and one without an email address).
 
-The product's sweep (``dsr.watch.remind``, as beat runs it: Celery in-process, emails to
+The product's sweep (``dsr.engine.watch.remind``, as beat runs it: Celery in-process, emails to
 an in-memory outbox) runs twice: the first pass marks, audits and emails; the second,
 idle, finds nothing new. Each pass is checked against an independent SQL statement of
 the rules: every request due a reminder got exactly each marker it was due, once, with
@@ -92,7 +92,7 @@ FROM (
 ) s
 """
 
-# The rules of dsr.watch, stated again in SQL (thresholds 7 and 2 days, CCPA acknowledgement
+# The rules of dsr.engine.watch, stated again in SQL (thresholds 7 and 2 days, CCPA acknowledgement
 # flagged 2 days ahead): for each open request, the markers it has earned and not yet had.
 NEW_MARKERS = """
 SELECT x.id, x.assignee_id, x.reminders_sent AS sent_before, x.e, x.ack_left,

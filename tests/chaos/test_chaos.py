@@ -51,7 +51,7 @@ from dsr.engine import fanout
 from dsr.results.rectification import decide
 from tests.conftest import IN_CI
 from tests.connectors.webhook_server import WebhookServer
-from tests.dsr.test_worker import _database_url, wait_for
+from tests.dsr.engine.test_worker import _database_url, wait_for
 
 from .harness import RedisServer, Vendor, Worker, sent_mails
 

@@ -31,7 +31,7 @@ from dsr.core.models import DataSubjectRequest, ResultBundle, Status, SystemConn
 from dsr.engine import connections
 from tests.conftest import code_from
 from tests.connectors.webhook_server import WebhookServer
-from tests.dsr.test_results import shop_dsn  # noqa: F401 - the scratch PostgreSQL database fixture
+from tests.dsr.results.test_results import shop_dsn  # noqa: F401 - the scratch PostgreSQL database fixture
 
 EMAIL = "zelda.quixote-nakamura@example.net"
 NAME = "Zelda Quixote-Nakamura"

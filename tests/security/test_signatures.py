@@ -26,7 +26,7 @@ from dsr.core.audit import Actor
 from dsr.core.models import AuditEvent, ConnectorJob, Status
 from dsr.desk.actions import skip_job
 from dsr.engine import fanout
-from tests.dsr.test_webhook_jobs import vendor, webhook_system  # noqa: F401 - a webhook system on 127.0.0.1
+from tests.dsr.api.test_webhook_jobs import vendor, webhook_system  # noqa: F401 - a webhook system on 127.0.0.1
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db

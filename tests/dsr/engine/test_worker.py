@@ -23,7 +23,7 @@ from dsr.demo_shop.seed import SHOP_SYSTEMS, seed_shop
 from dsr.engine import fanout, recovery
 from tests.factories import RequestFactory
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 

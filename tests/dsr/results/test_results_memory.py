@@ -13,7 +13,7 @@ from dsr.core.audit import Actor
 from dsr.core.models import ResultBundle, Status, SystemConnection
 from dsr.engine import fanout
 from dsr.results import access
-from tests.dsr.test_results import shop_dsn  # noqa: F401 - the scratch PostgreSQL database fixture
+from tests.dsr.results.test_results import shop_dsn  # noqa: F401 - the scratch PostgreSQL database fixture
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
