@@ -23,6 +23,7 @@ def test_the_beat_schedule_names_only_registered_tasks():
     assert {Task.RECONCILE, Task.WATCH_DEADLINES, Task.RESEND_UNACKNOWLEDGED} <= scheduled
 
 
+@pytest.mark.django_db
 def test_a_task_is_queued_only_once_the_transaction_commits(monkeypatch, django_capture_on_commit_callbacks):
     sent = []
     monkeypatch.setattr(current_app.tasks[Task.EXPIRE_BUNDLES], "apply_async",
