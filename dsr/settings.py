@@ -31,7 +31,7 @@ def _read(name: str, parse: Callable[[str], Any], default: Any) -> Any:
         return default
     try:
         return parse(raw)
-    except Exception as exc:
+    except Exception as exc:  # any parse failure is a config error
         reason = " ".join(str(exc).split())
         raise ImproperlyConfigured(f"{name} has an unusable value: {reason}") from exc
 

@@ -56,7 +56,7 @@ def enqueue(name: str, *args: object, countdown: float | None = None) -> bool:
     task = current_app.tasks[name]  # an unknown name is a bug, not an outage: it raises
     try:
         task.apply_async(args, countdown=countdown or None)
-    except Exception:
+    except Exception:  # any broker failure; the periodic sweeps re-queue
         log.warning("could not queue %s; the periodic sweep will retry", name, exc_info=True)
         return False
     return True

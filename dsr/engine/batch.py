@@ -91,7 +91,7 @@ def run_erase_batch(first: ConnectorJob) -> str | None:
                 outcomes[request_id] = outcome
     except ConnectorError as exc:
         outcomes = {request_id: exc for request_id in subjects}
-    except Exception as exc:
+    except Exception as exc:  # a connector bug must not lose the jobs
         log.exception("batch erase in %s crashed", first.system.name)
         error = ConnectorError(f"unexpected error in the connector: {type(exc).__name__}")
         outcomes = {request_id: error for request_id in subjects}

@@ -92,7 +92,7 @@ def backoff(attempts: int) -> float:
     """Exponential backoff with jitter: base × 2^(n-1), capped, times a random 0.5–1."""
     base = settings.DSR_RETRY_BASE_SECONDS
     ceiling = min(settings.DSR_RETRY_MAX_SECONDS, base * 2 ** max(attempts - 1, 0))
-    return ceiling * random.uniform(0.5, 1.0)
+    return ceiling * random.uniform(0.5, 1.0)  # jitter, not a secret
 
 
 _VERBS = {

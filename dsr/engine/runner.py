@@ -77,7 +77,7 @@ def run(job_id: str) -> str | None:
         return settle(job, JobStatus.WAITING, result={"waiting": waiting.message})
     except ConnectorError as exc:
         return fail_or_retry(job, exc.message, permanent=exc.permanent)
-    except Exception as exc:
+    except Exception as exc:  # a connector bug must not lose the job
         log.exception("job %s (%s) crashed", job.pk, job.system.name)
         return fail_or_retry(job, f"unexpected error in the connector: {type(exc).__name__}", permanent=False)
     return succeed(job, outcome)

@@ -87,7 +87,7 @@ class WebhookServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+            def do_POST(self) -> None:  # the stdlib's name
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     verify(server.secret, self.headers.get(SIGNATURE_HEADER), raw)
