@@ -421,6 +421,8 @@ DSR_BUNDLE_DAYS = _read("DSR_BUNDLE_DAYS", _positive_int, 7)
 DSR_RECORD_RETENTION_MONTHS = _read("DSR_RECORD_RETENTION_MONTHS", _positive_int, 24)
 DSR_ERASE_BATCH_SIZE = _read("DSR_ERASE_BATCH_SIZE", _positive_int, 200)
 DSR_ESCALATE_WAITING_DAYS = _read("DSR_ESCALATE_WAITING_DAYS", _positive_int, 7)
+# How long a job keeps asking a vendor whose deletion finishes later (e.g. Segment: up to 30 days).
+DSR_POLL_MAX_DAYS = _read("DSR_POLL_MAX_DAYS", _positive_int, 35)
 DSR_AUTO_APPROVE_KINDS = _read(
     "DSR_AUTO_APPROVE_KINDS", lambda raw: _kinds(raw), frozenset()
 )

@@ -86,6 +86,7 @@ def context_for(job: ConnectorJob, *, external: bool) -> JobContext:
         idempotency_key=job.idempotency_key,
         callback_url=settings.DSR_PUBLIC_URL + reverse("dsr:api-job-result", args=[job.pk]),
         callback_token=token,
+        state=(job.result or {}).get("state") or {},
         # The system should be done well before the legal deadline: a week before where possible.
         deadline=timezone.make_aware(
             datetime.combine(max(due - timedelta(days=7), timezone.localdate()), time(0, 0))

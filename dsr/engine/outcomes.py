@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.base import Action
+from connectors.base import Action, Deferred
 from dsr.core import audit, storage
 from dsr.core.audit import Actor
 from dsr.core.models import TERMINAL_JOB_STATUSES, ConnectorJob, JobStatus
@@ -88,6 +88,36 @@ def fail_or_retry(job: ConnectorJob, message: str, *, permanent: bool, actor: Ac
     return status
 
 
+def poll_later(job: ConnectorJob, waiting: Deferred) -> str | None:
+    """The system works on its own clock (a vendor's deletion): ask it again later.
+
+    The job goes back to pending with the connector's ``state`` kept for the next call,
+    and its attempt is given back: asking how far the vendor has got is not a failure,
+    so a long deletion never uses up the system's ``max_attempts``. A deletion still
+    unfinished ``DSR_POLL_MAX_DAYS`` after the first answer fails, for an officer.
+    """
+    now = timezone.now()
+    result = dict(job.result or {})
+    since = result.get("polling_since") or now.isoformat()
+    if now - datetime.fromisoformat(since) > timedelta(days=settings.DSR_POLL_MAX_DAYS):
+        return fail_or_retry(job, f"still not finished after {settings.DSR_POLL_MAX_DAYS} days: "
+                                  f"{waiting.message}", permanent=True)
+    delay = min(max(float(waiting.poll_after or 0), 1.0), 86400.0)
+    result.update(waiting=waiting.message, state=waiting.state or {}, polling_since=since)
+    status = settle(
+        job,
+        JobStatus.PENDING,
+        verb="job.poll_scheduled",
+        result=result,
+        attempts=job.attempts - 1,
+        next_attempt_at=now + timedelta(seconds=delay),
+        details={"waiting": audit.redact(waiting.message)[:500], "poll_in_seconds": round(delay)},
+    )
+    if status == JobStatus.PENDING:
+        transaction.on_commit(lambda: enqueue_jobs([str(job.pk)], countdown=delay))
+    return status
+
+
 def backoff(attempts: int) -> float:
     """Exponential backoff with jitter: base × 2^(n-1), capped, times a random 0.5–1."""
     base = settings.DSR_RETRY_BASE_SECONDS
@@ -109,6 +139,7 @@ def settle(
     *,
     actor: Actor | None = None,
     details: dict[str, Any] | None = None,
+    verb: str | None = None,
     **fields: Any,
 ) -> str | None:
     """Record the outcome while our claim still holds (same attempt, still running or waiting)."""
@@ -123,7 +154,7 @@ def settle(
             log.warning("job %s: claim lost before its outcome was recorded", job.pk)
             return None
         audit.record(
-            _VERBS[JobStatus(status)],
+            verb or _VERBS[JobStatus(status)],
             actor=actor or Actor("system", job.system.name),
             request=job.request,
             details={"system": job.system.name, "action": job.action, **(details or {})},

@@ -21,7 +21,15 @@ from dsr.core.models import TERMINAL_JOB_STATUSES, ConnectorJob, JobStatus
 
 from .batch import batches, run_erase_batch
 from .connections import connector_for, context_for, requested_changes, subject_for
-from .outcomes import Outcome, fail_or_retry, receipt_of, residual_message, settle, succeed
+from .outcomes import (
+    Outcome,
+    fail_or_retry,
+    poll_later,
+    receipt_of,
+    residual_message,
+    settle,
+    succeed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +82,8 @@ def run(job_id: str) -> str | None:
         with connector_for(job.system) as connector:
             outcome = _perform(connector, job)
     except Deferred as waiting:
+        if waiting.poll_after is not None:
+            return poll_later(job, waiting)
         return settle(job, JobStatus.WAITING, result={"waiting": waiting.message})
     except ConnectorError as exc:
         return fail_or_retry(job, exc.message, permanent=exc.permanent)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from connectors.base import Action, ConnectorError, LocateResult, Receipt
+from connectors.base import Action, ConnectorError, Deferred, LocateResult, Receipt
 from connectors.memory import MemoryConnector
 
 
@@ -67,3 +67,23 @@ class BatchingConnector(MemoryConnector):
         subjects = list(subjects)
         self.batches.append(len(subjects))
         return {s.request_id: self.erase(s) for s in subjects if s.get("email") != self.config.get("forget")}
+
+
+class PollingConnector(MemoryConnector):
+    """Erases like a vendor whose deletion finishes later: started once, then polled.
+
+    The first call starts the deletion and defers with its id; each later call finds it
+    still running until ``checks`` calls have asked, then erases and returns the receipt.
+    """
+
+    key = "polling"
+    started: ClassVar[list[str]] = []
+
+    def erase(self, subject, *, job=None) -> Receipt:
+        state = dict(job.state) if job else {}
+        if not state:
+            self.started.append(subject.request_id)
+            raise Deferred("deletion d-1 started", poll_after=30, state={"deletion": "d-1", "checks": 0})
+        if state["checks"] + 1 < self.config.get("checks", 2):
+            raise Deferred("deletion d-1 running", poll_after=30, state={**state, "checks": state["checks"] + 1})
+        return super().erase(subject, job=job)

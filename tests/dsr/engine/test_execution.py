@@ -14,7 +14,7 @@ from dsr.core import storage
 from dsr.core.audit import Actor
 from dsr.core.models import AuditEvent, ConnectorJob, JobStatus, Status, SystemConnection
 from dsr.engine import fanout, outcomes, recovery, runner
-from tests.dsr.flaky import FlakyConnector
+from tests.dsr.flaky import FlakyConnector, PollingConnector
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -236,6 +236,65 @@ def test_the_reconciler_requeues_a_lost_message(django_capture_on_commit_callbac
     assert counts["stale_requests"] == 1
     request.refresh_from_db()
     assert request.status == Status.REVIEW
+
+
+@pytest.fixture
+def polling_vendor(monkeypatch):
+    """A vendor whose deletion finishes later, asked ``checks`` times in all."""
+    monkeypatch.setitem(registry.BUILTINS, "polling", "tests.dsr.flaky:PollingConnector")
+    registry.load.cache_clear()
+    PollingConnector.started.clear()
+
+    def make(checks):
+        return memory_system("vendor", people(), connector="polling", config={"checks": checks})
+
+    return make
+
+
+def poll_now(job, django_capture_on_commit_callbacks):
+    """The poll is due: the worker runs the job again (as its queued task would)."""
+    ConnectorJob.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        runner.run(str(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def test_a_vendor_deletion_that_finishes_later_is_started_once_and_polled_to_completion(
+    run_now, polling_vendor, django_capture_on_commit_callbacks
+):
+    polling_vendor(checks=2)
+    request = run_now(verified("erasure"))
+    job = request.jobs.get()
+    assert (job.status, job.attempts, request.status) == ("pending", 0, Status.IN_PROGRESS)
+    assert job.result["state"] == {"deletion": "d-1", "checks": 0}
+    assert 25 < (job.next_attempt_at - timezone.now()).total_seconds() <= 30
+
+    assert poll_now(job, django_capture_on_commit_callbacks).status == "pending"
+    assert job.result["state"] == {"deletion": "d-1", "checks": 1}
+    job = poll_now(job, django_capture_on_commit_callbacks)
+    request.refresh_from_db()
+    assert (job.status, job.attempts, request.status) == ("succeeded", 1, Status.COMPLETED)
+    assert PollingConnector.started == [str(request.pk)]  # started once, then only asked
+    assert job.result["receipt"]["affected"] == 1 and job.result["verified"] is True
+    assert AuditEvent.objects.filter(request=request, verb="job.poll_scheduled").count() == 2
+
+
+def test_a_vendor_deletion_that_never_finishes_fails_visibly_after_the_poll_limit(
+    run_now, polling_vendor, django_capture_on_commit_callbacks, settings
+):
+    settings.DSR_POLL_MAX_DAYS = 2
+    polling_vendor(checks=1000)
+    request = run_now(verified("erasure"))
+    job = request.jobs.get()
+    assert poll_now(job, django_capture_on_commit_callbacks).status == "pending"
+    three_days_ago = (timezone.now() - timedelta(days=3)).isoformat()
+    ConnectorJob.objects.filter(pk=job.pk).update(result={**job.result, "polling_since": three_days_ago})
+    job = poll_now(job, django_capture_on_commit_callbacks)
+    assert job.status == "failed"
+    assert job.error == "still not finished after 2 days: deletion d-1 running"
+    request.refresh_from_db()
+    assert request.status == Status.IN_PROGRESS  # held open for an officer, not completed
 
 
 def test_a_job_result_is_recorded_only_while_the_claim_holds():
