@@ -84,13 +84,19 @@ class Receipt:
 
 @dataclass(frozen=True)
 class JobContext:
-    """What an external system needs to answer out of band (webhook callbacks)."""
+    """What an external system needs to answer out of band (webhook callbacks).
+
+    ``state`` is what the connector handed back in its last :class:`Deferred` for this
+    job (empty on the first call): a system that works on its own clock (a vendor's
+    privacy deletion) is started once and then only asked how far it has got.
+    """
 
     job_id: str
     idempotency_key: str
     callback_url: str = ""
     callback_token: str = ""
     deadline: datetime | None = None
+    state: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ConnectorError(Exception):
@@ -103,11 +109,25 @@ class ConnectorError(Exception):
 
 
 class Deferred(Exception):
-    """The system accepted the job and will report the result later."""
+    """The system accepted the job and will report the result later.
 
-    def __init__(self, message: str = "waiting for the system to report") -> None:
+    Two kinds of later: the system calls back (webhook, pull, a person), or we ask
+    again. For the second, ``poll_after`` says in how many seconds asking again is
+    worth it, and ``state`` (plain JSON) is what the engine must keep and pass back
+    as ``JobContext.state`` when it calls the same action again.
+    """
+
+    def __init__(
+        self,
+        message: str = "waiting for the system to report",
+        *,
+        poll_after: float | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.poll_after = poll_after
+        self.state = state
 
 
 class Connector:
