@@ -41,6 +41,14 @@ MAX_WAITS = 3
 _TRANSIENT = frozenset({408, 425, 429})
 
 
+class RateLimited(ConnectorError):
+    """A 429 too long to wait out here; ``retry_after`` is the vendor's wait, if it gave one."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def scrub(text: str, values: Iterable[str]) -> str:
     """``text`` without any of ``values`` (as written, or URL-encoded), whatever their case."""
     variants: set[str] = set()
@@ -122,7 +130,9 @@ class VendorClient:
                     waits += 1
                     time.sleep(delay)
                     continue
-                raise ConnectorError(f"{self._where(call)} answered 429 (rate limited); {_when(delay)}")
+                raise RateLimited(
+                    f"{self._where(call)} answered 429 (rate limited); {_when(delay)}", delay
+                )
             raise self._error(call, status, body)
 
     def _request(self, call: Call) -> httpx.Request:

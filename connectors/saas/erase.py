@@ -26,7 +26,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..base import ConnectorError, Deferred, Receipt
-from .client import VendorClient
+from .client import RateLimited, VendorClient
 from .expressions import Scope, lookup
 from .paging import Call
 from .steps import Finder, Skip, call_for
@@ -129,10 +129,11 @@ class Erasure:
             except ConnectorError as exc:
                 if exc.permanent or not progress["sent"]:
                     raise
+                wait = exc.retry_after if isinstance(exc, RateLimited) else None
                 raise Deferred(
                     f"erasure interrupted after {progress['sent']} request(s), resuming later: "
                     f"{exc.message}",
-                    poll_after=RESUME_AFTER,
+                    poll_after=max(RESUME_AFTER, wait or 0),
                     state={"erase": progress},
                 ) from exc
             progress["todo"].pop(0)
