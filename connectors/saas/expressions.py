@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+#: ``{{ ... }}`` with no other ``{{`` or ``}}`` inside
+PLACEHOLDER = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.DOTALL)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 
 FILTERS: dict[str, Callable[[str], str]] = {
