@@ -131,8 +131,7 @@ def parse_template(text: str, filename: str, *, name: str | None = None) -> Temp
     if not isinstance(data, dict):
         raise TemplateError(filename, [(1, "a template is a mapping of keys (name, title, ...)")])
     problems = [
-        (at(tuple(error.absolute_path)), _schema_message(error))
-        for error in _VALIDATOR.iter_errors(data)
+        (at(_where(error)), _schema_message(error)) for error in _VALIDATOR.iter_errors(data)
     ]
     if not problems:
         problems = [(at(where), message) for where, message in _meaning(data)]
@@ -153,6 +152,17 @@ def _lines(node: yaml.Node, where: Where = ()) -> dict[Where, int]:
         for index, item in enumerate(node.value):
             found.update(_lines(item, (*where, index)))
     return found
+
+
+def _where(error: jsonschema.ValidationError) -> Where:
+    """Where an error is: for a key that is not allowed, that key rather than its parent."""
+    where = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {})
+        extra = [key for key in error.instance if key not in allowed]
+        if extra:
+            return (*where, extra[0])
+    return where
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
