@@ -4,14 +4,16 @@ A fake vendor is a :class:`Fake` subclass: its data, an ``authorize`` that answe
 wrong credential with the vendor's documented 401 body, and ``@route`` methods that
 answer each documented endpoint with the vendor's documented shapes. :class:`VendorServer`
 serves a fake under an optional path prefix (as behind a proxy, or Mailchimp's ``/3.0``),
-records every request, and lets a test put ``faults`` in front of the fake (a 429, a
-500, a slow answer) to see what the connector does with them.
+records every request (and the most it answered at once), and lets a test put
+``faults`` in front of the fake (a 429, a 500, a slow answer) to see what the connector
+does with them.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -89,6 +91,8 @@ class VendorServer(LoopbackServer):
         self.requests: list[Request] = []
         #: each fault is asked first; the first to answer (not None) replaces the fake's answer
         self.faults: deque[Callable[[Request], Reply | None]] = deque()
+        self.in_flight = self.most_in_flight = 0
+        self._counting = threading.Lock()
         super().__init__(self._handler())
 
     @property
@@ -143,11 +147,18 @@ class VendorServer(LoopbackServer):
                 elif raw and "x-www-form-urlencoded" in kind:
                     request.form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 server.requests.append(request)
-                answer = server._answer(request)
-                if server.wait():
-                    return
-                status, body, *rest = answer
-                self._send(status, body, rest[0] if rest else {})
+                with server._counting:
+                    server.in_flight += 1
+                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
+                try:
+                    answer = server._answer(request)
+                    if server.wait():
+                        return
+                    status, body, *rest = answer
+                    self._send(status, body, rest[0] if rest else {})
+                finally:
+                    with server._counting:
+                        server.in_flight -= 1
 
             def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
                 data = b"" if body is None else json.dumps(body).encode()
