@@ -2,9 +2,11 @@
 
 A connected system names its template and gives the template's settings and secrets::
 
-    config:  {template: hubspot, base_url: "https://api.hubapi.com" (optional), ...settings,
-              timeout: 10, max_pages: 1000, concurrency: 4, retry_after_max: 30}
-    secrets: {access_token: "..."}
+    config:  {template: hubspot, ...the template's settings,
+              base_url: (optional) replaces the template's base URL,
+              token_url: (optional, OAuth templates) replaces the template's token URL,
+              timeout: 10, max_pages: 1000, concurrency: (the template's), retry_after_max: 30}
+    secrets: {access_token: "..."}  # the template's secrets
 
 ``base_url`` replaces the template's base URL for every request: a region, a sandbox,
 a proxy, a test server. Templates are looked up in the built-in folder, the folders
@@ -17,6 +19,7 @@ an e-mail's MD5) replaced by ``[redacted]``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -37,7 +40,8 @@ from ..base import (
 from . import auth, catalogue
 from .client import VendorClient, scrub
 from .erase import Erasure
-from .expressions import Scope, lookup
+from .expressions import Missing, Scope, lookup
+from .paging import Call
 from .steps import Finder, Skip, call_for
 from .template import Template
 
@@ -50,40 +54,27 @@ class SaasConnector(Connector):
 
     # -- configuration ------------------------------------------------------------
     def validate(self) -> None:
-        name = self.config.get("template")
-        if not isinstance(name, str) or not name:
-            raise self.config_error("config.template must name a SaaS template")
-        try:
-            self.template: Template = catalogue.load(name, extra_dirs=catalogue.env_dirs())
-        except catalogue.UnknownTemplate as exc:
-            raise self.config_error(exc.message) from exc
-        missing = [key for key in self.template.secrets if not self.secrets.get(key)]
-        missing += [
-            f"config.{key}"
-            for key, spec in self.template.settings.items()
-            if key not in self.config and "default" not in spec
-        ]
-        if missing:
-            raise self.config_error(f"template {name!r} needs {', '.join(missing)}")
-        numbers = {key: self._number(key, default) for key, default in DEFAULTS.items()}
-        concurrency = int(self._number("concurrency", self.template.concurrency))
-        settings = {
+        self.template = self._template()
+        self._settings = {
             key: self.config.get(key, spec.get("default"))
             for key, spec in self.template.settings.items()
         }
         self._secret_values = {value for value in self.secrets.values() if value}
-        scope = Scope({"config": settings, "secrets": dict(self.secrets)})
-        self._settings = settings
-        base_url = self.config.get("base_url") or scope.render(self.template.base_url)
-        parts = urlsplit(str(base_url))
+        scope = Scope({"config": self._settings, "secrets": dict(self.secrets)})
+        try:
+            base_url = str(self.config.get("base_url") or scope.render(self.template.base_url))
+        except Missing as missing:
+            raise self.config_error(f"{{{{ {missing.what} }}}} in base_url has no value") from None
+        parts = urlsplit(base_url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise self.config_error(f"base_url must be an http(s) URL, got {base_url!r}")
+        self.max_pages = int(self._number("max_pages", DEFAULTS["max_pages"]))
         self.client = VendorClient(
-            label=f"{self.name} ({name})",
-            base_url=str(base_url),
-            timeout=numbers["timeout"],
-            concurrency=concurrency,
-            retry_after_max=numbers["retry_after_max"],
+            label=f"{self.name} ({self.template.name})",
+            base_url=base_url,
+            timeout=self._number("timeout", DEFAULTS["timeout"]),
+            concurrency=int(self._number("concurrency", self.template.concurrency)),
+            retry_after_max=self._number("retry_after_max", DEFAULTS["retry_after_max"]),
             error_paths=self.template.error_message,
         )
         self.client.auth = auth.build(
@@ -93,8 +84,26 @@ class SaasConnector(Connector):
             send=lambda call: self.client.send(call, authenticate=False),
             note_secret=self._secret_values.add,
         )
-        self.max_pages = int(numbers["max_pages"])
         self.actions = self.template.actions  # type: ignore[misc]
+
+    def _template(self) -> Template:
+        """The named template, once its settings and secrets are all given."""
+        name = self.config.get("template")
+        if not isinstance(name, str) or not name:
+            raise self.config_error("config.template must name a SaaS template")
+        try:
+            template = catalogue.load(name, extra_dirs=catalogue.env_dirs())
+        except catalogue.UnknownTemplate as exc:
+            raise self.config_error(exc.message) from exc
+        missing = [key for key in template.secrets if not self.secrets.get(key)]
+        missing += [
+            f"config.{key}"
+            for key, spec in template.settings.items()
+            if self.config.get(key) in (None, "") and "default" not in spec
+        ]
+        if missing:
+            raise self.config_error(f"template {name!r} needs {', '.join(missing)}")
+        return template
 
     def _number(self, key: str, default: float) -> float:
         value = self.config.get(key, default)
@@ -139,17 +148,16 @@ class SaasConnector(Connector):
     def locate(self, subject: Subject, *, job: JobContext | None = None) -> LocateResult:
         self._unsupported_unless(Action.LOCATE)
         scope = self._scope(subject)
-        result = LocateResult()
+        counts: Counter[str] = Counter()
+        learned: dict[str, str] = {}
         with self._guard(scope):
             for found in self._finder().walk(scope):
-                category = found.step.category
-                result.by_category[category] = result.by_category.get(category, 0) + 1
+                counts[found.step.category] += 1
                 for kind, path in (found.step.learn or {}).items():
                     value = lookup(found.record, path)
                     if value not in (None, ""):
-                        result.identifiers.setdefault(kind, str(value))
-        result.found = sum(result.by_category.values())
-        return result
+                        learned.setdefault(kind, str(value))
+        return LocateResult(found=sum(counts.values()), by_category=dict(counts), identifiers=learned)
 
     def export(self, subject: Subject, *, job: JobContext | None = None) -> Iterator[Record]:
         self._unsupported_unless(Action.EXPORT)
@@ -174,40 +182,46 @@ class SaasConnector(Connector):
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ConnectorError(
-                f"{self.name} ({self.template.name}) cannot change {', '.join(map(repr, unknown))}; "
-                f"it can change {', '.join(sorted(known))}",
+                f"{self.name} ({self.template.name}) cannot change "
+                f"{', '.join(map(repr, unknown))}; it can change {', '.join(sorted(known))}",
                 permanent=True,
             )
         scope = self._scope(subject)
         scope.sensitive.update(str(value) for value in changes.values() if value)
         finder = self._finder()
-        by_category: dict[str, int] = {}
+        changed: Counter[str] = Counter()
         with self._guard(scope):
             targets = {step.for_each for step in self.template.rectify}
-            for found in finder.walk(scope, wanted=finder.needed(targets)):
+            # all found first: a changed e-mail must not move the search being paged through
+            for found in list(finder.walk(scope, wanted=finder.needed(targets))):
                 for step in self.template.rectify:
-                    mapped = {name: path for name, path in step.fields.items() if name in changes}
+                    mapped = {path: changes[name] for name, path in step.fields.items()
+                              if name in changes}
                     if step.for_each != found.step.name or not mapped:
                         continue
                     try:
                         call = call_for(step.request, found.scope, template=self.template)
                     except Skip:
                         continue
-                    if call.form is not None:  # a form's keys are flat: ``address[city]``
-                        form = {**call.form, **{path: changes[name] for name, path in mapped.items()}}
-                        call = replace(call, form=form)
-                    else:
-                        body = dict(call.json or {})
-                        for name, path in mapped.items():
-                            _put(body, path, changes[name])
-                        call = replace(call, json=body)
-                    self.client.send(call)
-                    by_category[found.step.category] = by_category.get(found.step.category, 0) + 1
-        detail = {"template": self.template.name, "fields": sorted(changes)}
+                    self.client.send(_with_changes(call, mapped))
+                    changed[found.step.category] += 1
         return Receipt(
-            action="rectify", affected=sum(by_category.values()), by_category=by_category,
-            detail=detail,
+            action="rectify",
+            affected=sum(changed.values()),
+            by_category=dict(changed),
+            detail={"template": self.template.name, "fields": sorted(changes)},
         )
+
+
+def _with_changes(call: Call, changes: Mapping[str, Any]) -> Call:
+    """The request with each change at its path: ``properties.firstname`` nests in JSON; a
+    form's keys stay flat (``address[city]``)."""
+    if call.form is not None:
+        return replace(call, form={**call.form, **changes})
+    body = dict(call.json or {})
+    for path, value in changes.items():
+        _put(body, path, value)
+    return replace(call, json=body)
 
 
 def _put(body: dict[str, Any], path: str, value: Any) -> None:

@@ -52,7 +52,17 @@ class Erasure:
         started = self._send_plan(progress)
         if progress["polls"]:
             if not started:
-                self._poll(progress)
+                try:
+                    self._poll(progress)
+                except ConnectorError as exc:
+                    if exc.permanent:
+                        raise
+                    raise Deferred(  # the deletion runs on; only asking about it failed
+                        f"could not ask {self.template.title} how the deletion is going, asking "
+                        f"again later: {exc.message}",
+                        poll_after=RESUME_AFTER,
+                        state={"erase": progress},
+                    ) from exc
             if progress["polls"]:
                 after = max(
                     (self.template.erase[poll["step"]].poll or {}).get("poll_after", POLL_AFTER)
@@ -156,16 +166,16 @@ class Erasure:
         return started
 
     def _poll(self, progress: dict[str, Any]) -> None:
-        running = []
+        """Ask about each running deletion; ``progress`` changes only if all could be asked."""
+        running, finished = [], []
         for poll in progress["polls"]:
             spec = self.template.erase[poll["step"]].poll
             assert spec is not None
             scope = Scope({"config": self.config, "id": poll["id"]})
-            call = call_for(spec["request"], scope, template=self.template)
-            answer = self.client.send(call)
+            answer = self.client.send(call_for(spec["request"], scope, template=self.template))
             status = lookup(answer.body if answer else None, spec["status"])
             if status in spec["done"]:
-                progress["finished"].append({"id": poll["id"], "status": status})
+                finished.append({"id": poll["id"], "status": status})
             elif status in spec["running"]:
                 running.append(poll)
             else:
@@ -175,3 +185,4 @@ class Erasure:
                     permanent=True,
                 )
         progress["polls"] = running
+        progress["finished"] += finished

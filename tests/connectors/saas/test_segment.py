@@ -71,6 +71,19 @@ def test_the_deletion_is_polled_to_completion_and_then_receipted(segment, connec
     assert segment.fake.users_with_data == {"cust-bob-7"}
 
 
+def test_a_status_request_that_fails_transiently_asks_again_later(segment, connector, alice):
+    segment.fail_once(
+        (503, {"errors": [{"type": "unavailable", "message": "Service Unavailable"}]}),
+        when=lambda r: r.method == "GET" and r.path.startswith("/regulations/"),
+    )
+
+    receipt, deferrals = erase_until_done(connector, alice)
+
+    assert "503" in deferrals[1].message and deferrals[1].poll_after == 60
+    assert receipt.detail["vendor_deletions"] == [{"id": "reg1", "status": "FINISHED"}]
+    assert len(segment.calls("POST", "/regulations")) == 1
+
+
 def test_a_failed_regulation_is_a_permanent_error(segment, connector, alice):
     segment.fake.progress = ["RUNNING", "FAILED"]
 
