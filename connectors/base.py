@@ -17,8 +17,7 @@ import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
-
+from typing import Any, ClassVar, Self
 
 #: The largest count (found, affected) a job records: a system claiming more is not believed.
 MAX_COUNT = 2**31 - 1
@@ -179,7 +178,7 @@ class Connector:
     def close(self) -> None:
         """Release connections; called by the engine when it is done with the connector."""
 
-    def __enter__(self) -> Connector:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,7 +12,7 @@ An in-house connector that is not packaged can be named in the environment:
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import import_module
 from importlib.metadata import entry_points
 
@@ -52,7 +52,7 @@ def available() -> dict[str, str]:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(key: str) -> type[Connector]:
     target = available().get(key)
     if target is None:

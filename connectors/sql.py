@@ -166,8 +166,8 @@ def _table(raw: Any, index: int, allow_schema: bool) -> dict[str, Any]:
     if not isinstance(category, str) or not category:
         raise ConfigProblem(f"{where}: category must be a non-empty string")
     rectify = tuple(_name(c, f"{where}: rectify") for c in rectify)
-    return dict(table=table, key=key, category=category, identifiers=identifiers, via=via,
-                mode=mode, mask=mask, rectify=rectify)  # fmt: skip
+    return {"table": table, "key": key, "category": category, "identifiers": identifiers,
+            "via": via, "mode": mode, "mask": mask, "rectify": rectify}  # fmt: skip
 
 
 def parse_config(

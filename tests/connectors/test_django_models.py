@@ -82,7 +82,7 @@ def test_locate_counts_the_subjects_rows_including_children(people, subject):
 
 
 def test_export_gives_only_the_subjects_rows_without_excluded_fields(people, subject):
-    alice, bob = people
+    alice, _bob = people
 
     records = list(connector().export(subject))
 

@@ -65,7 +65,7 @@ class WebhookServer(LoopbackServer):
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     verify(server.secret, self.headers.get(SIGNATURE_HEADER), raw)
