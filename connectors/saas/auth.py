@@ -69,7 +69,11 @@ class ClientCredentials(Auth):
         note_secret: Callable[[str], None],
     ) -> None:
         self._call = Call(
-            "POST", token_url, "POST (token URL)", form=dict(form), headers=dict(headers),
+            "POST",
+            token_url,
+            "POST (token URL)",
+            form=dict(form),
+            headers=dict(headers),
             elsewhere=True,
         )
         self._send = send

@@ -157,7 +157,9 @@ class SaasConnector(Connector):
                     value = lookup(found.record, path)
                     if value not in (None, ""):
                         learned.setdefault(kind, str(value))
-        return LocateResult(found=sum(counts.values()), by_category=dict(counts), identifiers=learned)
+        return LocateResult(
+            found=sum(counts.values()), by_category=dict(counts), identifiers=learned
+        )
 
     def export(self, subject: Subject, *, job: JobContext | None = None) -> Iterator[Record]:
         self._unsupported_unless(Action.EXPORT)
@@ -195,8 +197,9 @@ class SaasConnector(Connector):
             # all found first: a changed e-mail must not move the search being paged through
             for found in list(finder.walk(scope, wanted=finder.needed(targets))):
                 for step in self.template.rectify:
-                    mapped = {path: changes[name] for name, path in step.fields.items()
-                              if name in changes}
+                    mapped = {
+                        path: changes[name] for name, path in step.fields.items() if name in changes
+                    }
                     if step.for_each != found.step.name or not mapped:
                         continue
                     try:
@@ -230,4 +233,3 @@ def _put(body: dict[str, Any], path: str, value: Any) -> None:
     for part in parents:
         body = body.setdefault(part, {})
     body[last] = value
-

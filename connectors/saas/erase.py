@@ -81,7 +81,9 @@ class Erasure:
             detail["skipped"] = sorted(set(progress["skipped"]))
         by_category = {k: v for k, v in progress["affected"].items() if v}
         return Receipt(
-            action="erase", affected=sum(by_category.values()), by_category=by_category,
+            action="erase",
+            affected=sum(by_category.values()),
+            by_category=by_category,
             detail=detail,
         )
 

@@ -101,7 +101,7 @@ def _path(text: str, at: int) -> tuple[list[str | Expression], int]:
         else:
             name = _NAME.match(text, at)
             if name is None:
-                raise ExpressionError(f"cannot read {text!r} at {text[at:at + 10]!r}")
+                raise ExpressionError(f"cannot read {text!r} at {text[at : at + 10]!r}")
             parts.append(name.group())
             at = name.end()
     return parts, at

@@ -74,6 +74,7 @@ _PAGING_KINDS: dict[str, dict[str, Any]] = {
     },
 }
 
+
 def _by_kind(kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One object shape per ``kind``, so an error names the field of that kind."""
     return {
@@ -207,7 +208,11 @@ TEMPLATE: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]*$"},
         "title": _TEXT,
-        "docs": {"type": "array", "items": {"type": "string", "pattern": "^https://"}, "minItems": 1},
+        "docs": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^https://"},
+            "minItems": 1,
+        },
         "base_url": {"type": "string", "pattern": "^https?://"},
         "settings": _DESCRIBED,
         "secrets": _DESCRIBED,

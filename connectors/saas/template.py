@@ -23,8 +23,14 @@ Where = tuple[str | int, ...]
 
 _VALIDATOR = jsonschema.Draft202012Validator(TEMPLATE)
 _DEFAULT_ERROR_PATHS = (
-    "error.message", "message", "detail", "error_description", "description", "title",
-    "errors.0.message", "error",
+    "error.message",
+    "message",
+    "detail",
+    "error_description",
+    "description",
+    "title",
+    "errors.0.message",
+    "error",
 )
 
 
@@ -136,7 +142,9 @@ def parse_template(text: str, filename: str, *, name: str | None = None) -> Temp
     if not problems:
         problems = [(at(where), message) for where, message in _meaning(data)]
         if name is not None and data["name"] != name:
-            problems.append((at(("name",)), f"name {data['name']!r} must match the file name {name!r}"))
+            problems.append(
+                (at(("name",)), f"name {data['name']!r} must match the file name {name!r}")
+            )
     if problems:
         raise TemplateError(filename, problems)
     return _build(data, filename)
@@ -210,7 +218,10 @@ def _meaning(data: dict[str, Any]) -> Iterator[tuple[Where, str]]:
                 )
     for index, kept in enumerate(data.get("cannot_erase", [])):
         if kept["category"] not in categories:
-            yield ("cannot_erase", index, "category"), f"category {kept['category']!r} is not in categories"
+            yield (
+                ("cannot_erase", index, "category"),
+                f"category {kept['category']!r} is not in categories",
+            )
 
 
 def _above(parent: str | None, parents: dict[str, set[str]]) -> tuple[set[str], str | None]:
@@ -234,13 +245,23 @@ def _reads(
         for expression in top.nested():
             if expression.root not in readable:
                 allowed = ", ".join(sorted(readable))
-                yield (*where, *inside), f"{{{{ {top.text} }}}} reads {expression.root!r}; here it may read {allowed}"
+                yield (
+                    (*where, *inside),
+                    f"{{{{ {top.text} }}}} reads {expression.root!r}; here it may read {allowed}",
+                )
             elif expression.root in ("config", "secrets") and len(expression.path) > 1:
                 declared = settings if expression.root == "config" else secrets
                 key = expression.path[1]
                 if isinstance(key, str) and key not in declared:
                     section = "settings" if expression.root == "config" else "secrets"
                     yield (*where, *inside), f"{{{{ {top.text} }}}}: {key!r} is not in {section}"
+
+
+def _rules(match: Any) -> tuple[Mapping[str, Any], ...]:
+    """``match`` is one rule or a list of them."""
+    if match is None:
+        return ()
+    return tuple(match) if isinstance(match, list) else (match,)
 
 
 def _build(data: dict[str, Any], filename: str) -> Template:
@@ -252,8 +273,7 @@ def _build(data: dict[str, Any], filename: str) -> Template:
             for_each=step.get("for_each"),
             records=step.get("records"),
             paging=step.get("paging"),
-            match=tuple(step["match"]) if isinstance(step.get("match"), list)
-            else ((step["match"],) if "match" in step else ()),
+            match=_rules(step.get("match")),
             not_found=frozenset(step.get("not_found", ())),
             learn=step.get("learn"),
             omit=tuple(step.get("omit", ())),
@@ -292,4 +312,3 @@ def _build(data: dict[str, Any], filename: str) -> Template:
         concurrency=data.get("concurrency", 4),
         error_message=tuple(data.get("error_message", _DEFAULT_ERROR_PATHS)),
     )
-

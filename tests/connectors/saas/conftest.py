@@ -1,4 +1,4 @@
-"""Shared actors for the SaaS template tests: the people the fakes hold, and a connector
+"""Shared actors for the SaaS template tests: Alice, the fake Stripe, and a connector
 pointed at a fake by ``base_url``."""
 
 from __future__ import annotations
@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base import JobContext, Subject
+from connectors.base import Subject
 from connectors.saas.connector import SaasConnector
+
+from . import fake_stripe
+from .vendor_server import VendorServer, serving
 
 
 @pytest.fixture
@@ -18,8 +21,10 @@ def alice() -> Subject:
 
 
 @pytest.fixture
-def job() -> JobContext:
-    return JobContext(job_id="job-1", idempotency_key="idem-1")
+def stripe() -> Iterator[VendorServer]:
+    """The fake Stripe, used by the Stripe tests and by those of the connector's HTTP behaviour."""
+    with serving(fake_stripe.populated) as server:
+        yield server
 
 
 @pytest.fixture
@@ -27,7 +32,9 @@ def connect() -> Iterator[Callable[..., SaasConnector]]:
     """``connect(template, base_url, secrets, **config)``; closed after the test."""
     made: list[SaasConnector] = []
 
-    def build(template: str, base_url: str, secrets: dict[str, str], **config: Any) -> SaasConnector:
+    def build(
+        template: str, base_url: str, secrets: dict[str, str], **config: Any
+    ) -> SaasConnector:
         connector = SaasConnector(
             name=f"{template}-test",
             config={"template": template, "base_url": base_url, **config},

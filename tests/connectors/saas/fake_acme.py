@@ -37,8 +37,8 @@ find:
 
 AUTHS = {
     "oauth": "{kind: oauth2_client_credentials, token_url: /oauth/token, "
-             "client_id: '{{ secrets.client_id }}', client_secret: '{{ secrets.client_secret }}', "
-             "scope: people.read}",
+    "client_id: '{{ secrets.client_id }}', client_secret: '{{ secrets.client_secret }}', "
+    "scope: people.read}",
     "header": "{kind: header, name: X-Api-Key, value: '{{ secrets.api_key }}'}",
     "query": "{kind: query, name: api_key, value: '{{ secrets.api_key }}'}",
 }
@@ -52,8 +52,10 @@ class FakeAcme(Fake):
         self.valid_tokens: set[str] = set()
         self.issued: list[str] = []
         self._serial = itertools.count(1)
-        self.people = [{"id": n, "email": "alice@example.com" if n % 2 else f"x{n}@example.com"}
-                       for n in range(1, 241)]
+        self.people = [
+            {"id": n, "email": "alice@example.com" if n % 2 else f"x{n}@example.com"}
+            for n in range(1, 241)
+        ]
         self.foreign_next: str | None = None  # a rel=next link to hand out instead of ours
 
     def authorize(self, request: Request) -> Reply | None:
@@ -66,27 +68,39 @@ class FakeAcme(Fake):
             ok = request.headers.get("x-api-key") == API_KEY
         else:
             ok = request.arg("api_key") == API_KEY
-        return None if ok else (401, {"error": "invalid_token", "error_description": "Unknown token"})
+        return (
+            None if ok else (401, {"error": "invalid_token", "error_description": "Unknown token"})
+        )
 
     @route("POST", r"/oauth/token")
     def token(self, request: Request) -> Reply:
         form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
         given = request.headers.get("authorization", "")
         client = base64.b64decode(given[6:]).decode() if given.startswith("Basic ") else ""
-        if form.get("grant_type") != "client_credentials" or client != f"{CLIENT_ID}:{CLIENT_SECRET}":
-            return 401, {"error": "invalid_client", "error_description": "Client authentication failed"}
+        if (
+            form.get("grant_type") != "client_credentials"
+            or client != f"{CLIENT_ID}:{CLIENT_SECRET}"
+        ):
+            return 401, {
+                "error": "invalid_client",
+                "error_description": "Client authentication failed",
+            }
         token = f"tok-{next(self._serial)}"
         self.valid_tokens.add(token)
         self.issued.append(token)
-        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.lifetime,
-                     "scope": form.get("scope", "")}
+        return 200, {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.lifetime,
+            "scope": form.get("scope", ""),
+        }
 
     @route("GET", r"/api/people")
     def people_list(self, request: Request) -> Reply:
         email = request.arg("email")
         size, page = int(request.arg("per_page", "30")), int(request.arg("page", "1"))
         hits = [p for p in self.people if p["email"] == email]
-        chunk: list[dict[str, Any]] = hits[(page - 1) * size: page * size]
+        chunk: list[dict[str, Any]] = hits[(page - 1) * size : page * size]
         headers = {}
         if page * size < len(hits):
             query = {"email": email, "per_page": size, "page": page + 1}

@@ -16,7 +16,9 @@ SEARCH_MAX = 200
 
 def _error(status: int, message: str, category: str) -> Reply:
     return status, {
-        "status": "error", "message": message, "correlationId": str(uuid.uuid4()),
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
         "category": category,
     }
 
@@ -35,17 +37,26 @@ class FakeHubSpot(Fake):
     def add_contact(self, email: str, first: str, last: str) -> str:
         cid = self._id()
         self.contacts[cid] = {
-            "email": email.lower(), "firstname": first, "lastname": last, "phone": "+44 20 0000",
-            "company": "Wonderland Ltd", "createdate": "2024-01-02T10:00:00.000Z",
-            "lastmodifieddate": "2024-03-04T10:00:00.000Z", "hs_object_id": cid,
+            "email": email.lower(),
+            "firstname": first,
+            "lastname": last,
+            "phone": "+44 20 0000",
+            "company": "Wonderland Ltd",
+            "createdate": "2024-01-02T10:00:00.000Z",
+            "lastmodifieddate": "2024-03-04T10:00:00.000Z",
+            "hs_object_id": cid,
         }
         return cid
 
     def add_notes(self, contact: str, n: int) -> None:
         for i in range(n):
             nid = self._id()
-            self.notes[nid] = {"contact": contact, "hs_note_body": f"call {i} with {contact}",
-                               "hs_timestamp": "2024-05-01T09:00:00.000Z", "hs_object_id": nid}
+            self.notes[nid] = {
+                "contact": contact,
+                "hs_note_body": f"call {i} with {contact}",
+                "hs_timestamp": "2024-05-01T09:00:00.000Z",
+                "hs_object_id": nid,
+            }
 
     def authorize(self, request: Request) -> Reply | None:
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
@@ -64,8 +75,13 @@ class FakeHubSpot(Fake):
     @staticmethod
     def _object(oid: str, values: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
         shown = {k: v for k, v in values.items() if k != "contact" and (not wanted or k in wanted)}
-        return {"id": oid, "properties": shown, "createdAt": "2024-01-02T10:00:00.000Z",
-                "updatedAt": "2024-03-04T10:00:00.000Z", "archived": False}
+        return {
+            "id": oid,
+            "properties": shown,
+            "createdAt": "2024-01-02T10:00:00.000Z",
+            "updatedAt": "2024-03-04T10:00:00.000Z",
+            "archived": False,
+        }
 
     def _search(self, request: Request, table: dict[str, dict[str, Any]], test) -> Reply:
         body = request.json or {}
@@ -73,10 +89,13 @@ class FakeHubSpot(Fake):
         if not 1 <= limit <= SEARCH_MAX:
             return _error(400, f"limit must be between 1 and {SEARCH_MAX}", "VALIDATION_ERROR")
         groups = body.get("filterGroups", [])
-        hits = [oid for oid, values in table.items()
-                if any(all(test(oid, values, f) for f in g["filters"]) for g in groups)]
+        hits = [
+            oid
+            for oid, values in table.items()
+            if any(all(test(oid, values, f) for f in g["filters"]) for g in groups)
+        ]
         start = int(body.get("after", 0))
-        page = hits[start:start + limit]
+        page = hits[start : start + limit]
         answer: dict[str, Any] = {
             "total": len(hits),
             "results": [self._object(oid, table[oid], body.get("properties")) for oid in page],

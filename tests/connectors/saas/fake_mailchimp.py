@@ -21,8 +21,13 @@ def subscriber_hash(email: str) -> str:
 
 
 def _problem(status: int, title: str, detail: str) -> Reply:
-    return status, {"type": ERRORS, "title": title, "status": status, "detail": detail,
-                    "instance": "2f4c1a6e-0000-4000-8000-000000000000"}
+    return status, {
+        "type": ERRORS,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": "2f4c1a6e-0000-4000-8000-000000000000",
+    }
 
 
 class FakeMailchimp(Fake):
@@ -35,15 +40,30 @@ class FakeMailchimp(Fake):
     def add_member(self, email: str, first: str, last: str, *, notes: int, tags: int) -> str:
         key = (LIST, subscriber_hash(email))
         self.members[key] = {
-            "id": key[1], "email_address": email, "status": "subscribed", "list_id": LIST,
-            "merge_fields": {"FNAME": first, "LNAME": last}, "full_name": f"{first} {last}",
-            "timestamp_signup": "2023-04-01T10:00:00+00:00", "tags_count": tags,
+            "id": key[1],
+            "email_address": email,
+            "status": "subscribed",
+            "list_id": LIST,
+            "merge_fields": {"FNAME": first, "LNAME": last},
+            "full_name": f"{first} {last}",
+            "timestamp_signup": "2023-04-01T10:00:00+00:00",
+            "tags_count": tags,
             "_links": [{"rel": "self", "href": f"/3.0/lists/{LIST}/members/{key[1]}"}],
         }
-        self.notes[key] = [{"id": i, "note": f"note {i}", "email_id": key[1], "list_id": LIST,
-                            "created_at": "2024-01-01T00:00:00+00:00"} for i in range(notes)]
-        self.tags[key] = [{"id": i, "name": f"tag-{i}", "date_added": "2024-01-01T00:00:00+00:00"}
-                          for i in range(tags)]
+        self.notes[key] = [
+            {
+                "id": i,
+                "note": f"note {i}",
+                "email_id": key[1],
+                "list_id": LIST,
+                "created_at": "2024-01-01T00:00:00+00:00",
+            }
+            for i in range(notes)
+        ]
+        self.tags[key] = [
+            {"id": i, "name": f"tag-{i}", "date_added": "2024-01-01T00:00:00+00:00"}
+            for i in range(tags)
+        ]
         return key[1]
 
     def authorize(self, request: Request) -> Reply | None:
@@ -54,8 +74,11 @@ class FakeMailchimp(Fake):
         elif given.startswith("Bearer "):
             key = given[7:]
         if key != KEY:
-            return _problem(401, "API Key Invalid", "Your API key may be invalid, or you've "
-                            "attempted to access the wrong datacenter.")
+            return _problem(
+                401,
+                "API Key Invalid",
+                "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+            )
         return None
 
     def missing(self, request: Request) -> Reply:
@@ -78,7 +101,7 @@ class FakeMailchimp(Fake):
         if isinstance(count, tuple):
             return _problem(400, "Invalid Resource", "count must be between 1 and 1000")
         offset = int(request.arg("offset", "0"))
-        return 200, {name: items[offset:offset + count], "total_items": len(items), "_links": []}
+        return 200, {name: items[offset : offset + count], "total_items": len(items), "_links": []}
 
     @route("GET", r"/lists/(\w+)/members/(\w+)/notes")
     def member_notes(self, request: Request, list_id: str, sub: str) -> Reply:

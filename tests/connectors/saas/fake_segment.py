@@ -35,8 +35,15 @@ class FakeSegment(Fake):
     def create(self, request: Request) -> Reply:
         body = request.json or {}
         if body.get("subjectType") not in ("USER_ID", "OBJECT_ID") or not body.get("subjectIds"):
-            return 422, {"errors": [{"type": "validation", "message": "subjectIds is required",
-                                     "field": "subjectIds"}]}
+            return 422, {
+                "errors": [
+                    {
+                        "type": "validation",
+                        "message": "subjectIds is required",
+                        "field": "subjectIds",
+                    }
+                ]
+            }
         rid = f"reg{len(self.regulations) + 1}"
         self.regulations[rid] = {"body": body, "asked": 0}
         return 200, {"data": {"regulateId": rid}}
@@ -50,9 +57,15 @@ class FakeSegment(Fake):
         regulation["asked"] += 1
         if status == "FINISHED":
             self.users_with_data -= set(regulation["body"]["subjectIds"])
-        return 200, {"data": {"regulation": {
-            "id": rid, "workspaceId": "ws1", "overallStatus": status,
-            "createdAt": "2026-01-01T00:00:00Z",
-            **({"finishedAt": "2026-01-02T00:00:00Z"} if status == "FINISHED" else {}),
-            "streamStatus": [],
-        }}}
+        return 200, {
+            "data": {
+                "regulation": {
+                    "id": rid,
+                    "workspaceId": "ws1",
+                    "overallStatus": status,
+                    "createdAt": "2026-01-01T00:00:00Z",
+                    **({"finishedAt": "2026-01-02T00:00:00Z"} if status == "FINISHED" else {}),
+                    "streamStatus": [],
+                }
+            }
+        }

@@ -21,7 +21,10 @@ class FakeStripe(Fake):
         self.customers: dict[str, dict[str, Any]] = {}
         self.deleted: set[str] = set()
         self.objects: dict[str, list[dict[str, Any]]] = {
-            "charge": [], "payment_intent": [], "invoice": [], "subscription": []
+            "charge": [],
+            "payment_intent": [],
+            "invoice": [],
+            "subscription": [],
         }
         self._clock = 1_700_000_000
 
@@ -30,18 +33,36 @@ class FakeStripe(Fake):
         self._clock += 1
         cid = f"cus_{len(self.customers) + 1:014d}"
         self.customers[cid] = {
-            "id": cid, "object": "customer", "email": email, "name": name, "phone": None,
-            "created": self._clock, "metadata": {}, "livemode": False,
+            "id": cid,
+            "object": "customer",
+            "email": email,
+            "name": name,
+            "phone": None,
+            "created": self._clock,
+            "metadata": {},
+            "livemode": False,
         }
         return cid
 
     def add(self, kind: str, customer: str, n: int, **fields: Any) -> None:
         for _ in range(n):
             self._clock += 1
-            prefix = {"charge": "ch", "payment_intent": "pi", "invoice": "in", "subscription": "sub"}
+            prefix = {
+                "charge": "ch",
+                "payment_intent": "pi",
+                "invoice": "in",
+                "subscription": "sub",
+            }
             oid = f"{prefix[kind]}_{self._clock}"
-            record = {"id": oid, "object": kind, "customer": customer, "created": self._clock,
-                      "amount": 1000, "currency": "eur", **fields}
+            record = {
+                "id": oid,
+                "object": kind,
+                "customer": customer,
+                "created": self._clock,
+                "amount": 1000,
+                "currency": "eur",
+                **fields,
+            }
             if kind == "payment_intent":
                 record["client_secret"] = f"{oid}_secret_abc"
             self.objects[kind].append(record)
@@ -55,8 +76,11 @@ class FakeStripe(Fake):
         if given.startswith("Basic "):
             given = "Bearer " + base64.b64decode(given[6:]).decode().split(":")[0]
         if not given:
-            return _error(401, "You did not provide an API key. You need to provide your API "
-                          "key in the Authorization header, using Bearer auth.")
+            return _error(
+                401,
+                "You did not provide an API key. You need to provide your API "
+                "key in the Authorization header, using Bearer auth.",
+            )
         if given != f"Bearer {KEY}":
             shown = given.removeprefix("Bearer ")
             return _error(401, f"Invalid API Key provided: {shown[:8]}{'*' * 12}{shown[-4:]}")
@@ -75,7 +99,7 @@ class FakeStripe(Fake):
             ids = [o["id"] for o in items]
             if after not in ids:
                 return _error(400, f"Invalid starting_after id: {after}", param="starting_after")
-            items = items[ids.index(after) + 1:]
+            items = items[ids.index(after) + 1 :]
         page = items[:size]
         return 200, {"object": "list", "url": url, "has_more": len(items) > size, "data": page}
 
@@ -83,7 +107,8 @@ class FakeStripe(Fake):
     def list_customers(self, request: Request) -> Reply:
         email = request.arg("email")
         found = [
-            c for cid, c in self.customers.items()
+            c
+            for cid, c in self.customers.items()
             if cid not in self.deleted and (email is None or c["email"] == email)  # case-sensitive
         ]
         return self._list(request, "/v1/customers", found)

@@ -29,12 +29,24 @@ class FakeZendesk(Fake):
     def add_user(self, email: str, name: str, *, tickets: int) -> int:
         self._next += 1
         uid = self._next
-        self.users[uid] = {"id": uid, "name": name, "email": email, "role": "end-user",
-                           "phone": None, "active": True, "url": f"{self.base}/api/v2/users/{uid}.json"}
+        self.users[uid] = {
+            "id": uid,
+            "name": name,
+            "email": email,
+            "role": "end-user",
+            "phone": None,
+            "active": True,
+            "url": f"{self.base}/api/v2/users/{uid}.json",
+        }
         for i in range(tickets):
             self._next += 1
-            self.tickets[self._next] = {"id": self._next, "requester_id": uid, "status": "open",
-                                        "subject": f"Help {i}", "description": f"from {name}"}
+            self.tickets[self._next] = {
+                "id": self._next,
+                "requester_id": uid,
+                "status": "open",
+                "subject": f"Help {i}",
+                "description": f"from {name}",
+            }
         return uid
 
     def authorize(self, request: Request) -> Reply | None:
@@ -58,13 +70,20 @@ class FakeZendesk(Fake):
             return per_page
         page = int(request.arg("page", "1"))
         # the documented behaviour: a partial value of any property matches
-        hits = [u for u in self.users.values()
-                if query and (query in u["email"].lower() or query in u["name"].lower())]
-        chunk = hits[(page - 1) * per_page: page * per_page]
+        hits = [
+            u
+            for u in self.users.values()
+            if query and (query in u["email"].lower() or query in u["name"].lower())
+        ]
+        chunk = hits[(page - 1) * per_page : page * per_page]
         more = page * per_page < len(hits)
         link = f"{self.base}/api/v2/users/search.json?page={page + 1}&per_page={per_page}"
-        return 200, {"users": chunk, "next_page": link if more else None,
-                     "previous_page": None, "count": len(hits)}
+        return 200, {
+            "users": chunk,
+            "next_page": link if more else None,
+            "previous_page": None,
+            "count": len(hits),
+        }
 
     @route("GET", r"/api/v2/users/(\d+)/tickets/requested(?:\.json)?")
     def requested(self, request: Request, uid: str) -> Reply:
@@ -73,8 +92,11 @@ class FakeZendesk(Fake):
         size = page_size(request, "page[size]", default=100, maximum=100)
         if isinstance(size, tuple):
             return size
-        mine = [t for tid, t in sorted(self.tickets.items())
-                if t["requester_id"] == int(uid) and tid not in self.deleted_tickets]
+        mine = [
+            t
+            for tid, t in sorted(self.tickets.items())
+            if t["requester_id"] == int(uid) and tid not in self.deleted_tickets
+        ]
         after = request.arg("page[after]")
         if after is not None:
             mine = [t for t in mine if t["id"] > int(after)]
@@ -109,7 +131,9 @@ class FakeZendesk(Fake):
         if user is None:  # never deleted, or already gone for good
             return NOT_FOUND
         self.purged.append(int(uid))
-        return 200, {"deleted_user": {"id": user["id"], "name": user["name"], "email": user["email"]}}
+        return 200, {
+            "deleted_user": {"id": user["id"], "name": user["name"], "email": user["email"]}
+        }
 
     @route("PUT", r"/api/v2/users/(\d+)")
     def update_user(self, request: Request, uid: str) -> Reply:

@@ -11,12 +11,14 @@ from connectors.saas.expressions import ExpressionError, Missing, Scope, parse
 
 @pytest.fixture
 def scope() -> Scope:
-    return Scope({
-        "subject": {"email": "Alice@Example.com", "customer_id": "../../admin"},
-        "config": {"list_id": "a1b2", "kind": "customer_id"},
-        "secrets": {"key": "s3cret-key"},
-        "customer": {"id": "cus_1", "amounts": [5, 7], "address": {"city": "Oxford"}},
-    })
+    return Scope(
+        {
+            "subject": {"email": "Alice@Example.com", "customer_id": "../../admin"},
+            "config": {"list_id": "a1b2", "kind": "customer_id"},
+            "secrets": {"key": "s3cret-key"},
+            "customer": {"id": "cus_1", "amounts": [5, 7], "address": {"city": "Oxford"}},
+        }
+    )
 
 
 def test_filters_chain_left_to_right(scope):

@@ -21,14 +21,6 @@ from .fake_stripe import KEY, populated
 from .vendor_server import VendorServer
 
 
-@pytest.fixture
-def stripe():
-    fake, people = populated()
-    with VendorServer(fake) as server:
-        server.people = people
-        yield server
-
-
 def stripe_error(status: int, message: str):
     return status, {"error": {"type": "api_error", "message": message}}
 

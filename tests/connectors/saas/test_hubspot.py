@@ -7,14 +7,12 @@ from collections import Counter
 import pytest
 
 from .fake_hubspot import TOKEN, populated
-from .vendor_server import VendorServer
+from .vendor_server import serving
 
 
 @pytest.fixture
 def hubspot():
-    fake, people = populated()
-    with VendorServer(fake) as server:
-        server.people = people
+    with serving(populated) as server:
         yield server
 
 
@@ -31,7 +29,9 @@ def test_an_access_request_returns_alices_contact_and_all_her_notes(hubspot, con
     assert contact.fields["id"] == hubspot.people["alice"]
     assert contact.fields["properties"]["email"] == "alice@example.com"
     notes = {r.fields["id"] for r in records if r.category == "notes"}
-    assert notes == {k for k, v in hubspot.fake.notes.items() if v["contact"] == contact.fields["id"]}
+    assert notes == {
+        k for k, v in hubspot.fake.notes.items() if v["contact"] == contact.fields["id"]
+    }
     searches = hubspot.calls("POST", "/crm/v3/objects/notes/search")
     assert [s.json.get("after") for s in searches] == [None, "100", "200"]
 

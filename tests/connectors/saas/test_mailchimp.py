@@ -9,14 +9,12 @@ import pytest
 from connectors.base import Subject
 
 from .fake_mailchimp import KEY, LIST, populated, subscriber_hash
-from .vendor_server import VendorServer
+from .vendor_server import serving
 
 
 @pytest.fixture
 def mailchimp():
-    fake, people = populated()
-    with VendorServer(fake, prefix="/3.0") as server:
-        server.people = people
+    with serving(populated, prefix="/3.0") as server:
         yield server
 
 

@@ -34,7 +34,9 @@ def erase_until_done(connector, subject, *, calls: int = 10):
     deferrals = []
     for _ in range(calls):
         try:
-            return connector.erase(subject, job=JobContext("job-1", "idem-1", state=state)), deferrals
+            return connector.erase(
+                subject, job=JobContext("job-1", "idem-1", state=state)
+            ), deferrals
         except Deferred as waiting:
             deferrals.append(waiting)
             state = json.loads(json.dumps(waiting.state))  # what the engine stores is JSON
@@ -45,15 +47,20 @@ def test_the_template_only_erases(connector):
     assert connector.actions == frozenset({Action.ERASE})
 
 
-def test_the_first_call_starts_the_regulation_and_defers_with_a_poll_hint(segment, connector, alice):
+def test_the_first_call_starts_the_regulation_and_defers_with_a_poll_hint(
+    segment, connector, alice
+):
     with pytest.raises(Deferred) as started:
         connector.erase(alice, job=JobContext("job-1", "idem-1"))
 
     create = segment.calls("POST", "/regulations")
-    assert [c.json for c in create] == [{
-        "regulationType": "SUPPRESS_WITH_DELETE", "subjectType": "USER_ID",
-        "subjectIds": ["cust-alice-42"],
-    }]
+    assert [c.json for c in create] == [
+        {
+            "regulationType": "SUPPRESS_WITH_DELETE",
+            "subjectType": "USER_ID",
+            "subjectIds": ["cust-alice-42"],
+        }
+    ]
     assert started.value.poll_after == 21600
     assert started.value.state["erase"]["polls"] == [{"step": 0, "id": "reg1"}]
     assert "cust-alice-42" not in started.value.message

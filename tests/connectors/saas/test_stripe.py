@@ -8,16 +8,7 @@ import pytest
 
 from connectors.base import ConnectorError
 
-from .fake_stripe import KEY, populated
-from .vendor_server import VendorServer
-
-
-@pytest.fixture
-def stripe():
-    fake, people = populated()
-    with VendorServer(fake) as server:
-        server.people = people
-        yield server
+from .fake_stripe import KEY
 
 
 @pytest.fixture
@@ -32,7 +23,11 @@ def test_an_access_request_returns_exactly_alices_records_across_pages(stripe, c
 
     by_category = Counter(record.category for record in records)
     assert by_category == {
-        "customers": 2, "charges": 150, "payment_intents": 30, "invoices": 12, "subscriptions": 3
+        "customers": 2,
+        "charges": 150,
+        "payment_intents": 30,
+        "invoices": 12,
+        "subscriptions": 3,
     }
     assert {r.fields["id"] for r in records if r.category == "customers"} == mine
     assert all(r.fields["customer"] in mine for r in records if r.category != "customers")
@@ -43,7 +38,9 @@ def test_an_access_request_returns_exactly_alices_records_across_pages(stripe, c
     assert all(r.system == "stripe-test" for r in records)
 
 
-def test_the_email_is_sent_as_the_list_filter_with_the_key_as_bearer_token(stripe, connector, alice):
+def test_the_email_is_sent_as_the_list_filter_with_the_key_as_bearer_token(
+    stripe, connector, alice
+):
     list(connector.export(alice))
 
     first = stripe.calls("GET", "/v1/customers")[0]
@@ -55,7 +52,11 @@ def test_locate_counts_alices_records_and_learns_her_customer_id(stripe, connect
     found = connector.locate(alice)
 
     assert found.by_category == {
-        "customers": 2, "charges": 150, "payment_intents": 30, "invoices": 12, "subscriptions": 3
+        "customers": 2,
+        "charges": 150,
+        "payment_intents": 30,
+        "invoices": 12,
+        "subscriptions": 3,
     }
     assert found.found == 197
     assert found.identifiers["stripe_customer_id"] in stripe.people["alice"]
@@ -87,7 +88,10 @@ def test_erasing_again_changes_nothing_more_and_succeeds(stripe, connector, alic
 def test_a_customer_deleted_in_between_counts_as_already_gone(stripe, connector, alice):
     one = min(stripe.people["alice"])
     stripe.fail_once(
-        (404, {"error": {"type": "invalid_request_error", "message": f"No such customer: '{one}'"}}),
+        (
+            404,
+            {"error": {"type": "invalid_request_error", "message": f"No such customer: '{one}'"}},
+        ),
         when=lambda r: r.method == "DELETE" and r.path.endswith(one),
     )
 

@@ -84,23 +84,24 @@ def test_several_mistakes_are_all_reported_in_line_order():
 
 
 def test_a_yaml_syntax_error_names_its_line():
-    assert problem(GOOD + "  - {unclosed: [\n").startswith("tiny.yaml, line 2")  # where YAML notices
+    assert problem(GOOD + "  - {unclosed: [\n").startswith(
+        "tiny.yaml, line 2"
+    )  # where YAML notices
 
 
 def test_a_placeholder_reading_an_undeclared_setting_names_its_line():
     message = problem(GOOD.replace("{{ subject.email }}", "{{ config.tenant }}"))
 
-    assert message == (
-        "tiny.yaml, line 17: {{ config.tenant }}: 'tenant' is not in settings"
-    )
+    assert message == ("tiny.yaml, line 17: {{ config.tenant }}: 'tenant' is not in settings")
 
 
 def test_an_unknown_filter_or_root_is_refused_with_its_line():
     assert "line 17: unknown filter 'shout'" in problem(
         GOOD.replace("{{ subject.email }}", "{{ subject.email | shout }}")
     )
-    assert "line 17: {{ secrets.key }} reads 'secrets'; here it may read config, subject" in problem(
-        GOOD.replace("{{ subject.email }}", "{{ secrets.key }}")
+    assert (
+        "line 17: {{ secrets.key }} reads 'secrets'; here it may read config, subject"
+        in problem(GOOD.replace("{{ subject.email }}", "{{ secrets.key }}"))
     )
 
 
@@ -173,9 +174,13 @@ def test_a_broken_template_is_listed_with_its_error_and_refused_by_the_connector
 
 
 def test_a_system_names_a_known_template_and_gives_its_settings_and_secrets():
-    with pytest.raises(ConnectorError, match="unknown SaaS template 'stripey'; available: .*stripe"):
+    with pytest.raises(
+        ConnectorError, match="unknown SaaS template 'stripey'; available: .*stripe"
+    ):
         SaasConnector(name="s", config={"template": "stripey"}, secrets={})
-    with pytest.raises(ConnectorError, match="needs api_token, config.subdomain, config.agent_email"):
+    with pytest.raises(
+        ConnectorError, match="needs api_token, config.subdomain, config.agent_email"
+    ):
         SaasConnector(name="z", config={"template": "zendesk"}, secrets={})
     with pytest.raises(ConnectorError, match="base_url must be an http"):
         SaasConnector(

@@ -10,14 +10,12 @@ import pytest
 from connectors.base import Deferred, JobContext
 
 from .fake_zendesk import AGENT, TOKEN, populated
-from .vendor_server import VendorServer
+from .vendor_server import serving
 
 
 @pytest.fixture
 def zendesk():
-    fake, people = populated()
-    with VendorServer(fake) as server:
-        server.people = people
+    with serving(populated) as server:
         yield server
 
 
@@ -66,7 +64,10 @@ def test_an_erasure_deletes_her_tickets_then_deletes_her_permanently(zendesk, co
     assert receipt.by_category == {"tickets": 250, "users": 1} and receipt.affected == 251
     assert zendesk.fake.deleted_tickets == alices_tickets(zendesk)
     assert zendesk.fake.purged == [zendesk.people["alice"]]
-    assert zendesk.people["alicia"] in zendesk.fake.users and zendesk.people["bob"] in zendesk.fake.users
+    assert (
+        zendesk.people["alicia"] in zendesk.fake.users
+        and zendesk.people["bob"] in zendesk.fake.users
+    )
     order = [r.path for r in zendesk.requests if r.method == "DELETE"]
     alice = zendesk.people["alice"]
     assert order[-2:] == [f"/api/v2/users/{alice}", f"/api/v2/deleted_users/{alice}"]
@@ -84,7 +85,9 @@ def test_erasing_again_finds_nobody_and_succeeds(zendesk, connector, alice):
     assert sum(r.method == "DELETE" for r in zendesk.requests) == deletes
 
 
-def test_a_long_rate_limit_between_the_two_deletions_resumes_through_state(zendesk, connector, alice):
+def test_a_long_rate_limit_between_the_two_deletions_resumes_through_state(
+    zendesk, connector, alice
+):
     alice_id = zendesk.people["alice"]
     zendesk.fail_once(
         (429, {"error": "TooManyRequests"}, {"Retry-After": "600"}),
@@ -96,7 +99,9 @@ def test_a_long_rate_limit_between_the_two_deletions_resumes_through_state(zende
 
     assert alice_id in zendesk.fake.deleted_users  # soft-deleted, not yet purged
     assert "429" in interrupted.value.message and interrupted.value.poll_after >= 600
-    resumed = connector.erase(alice, job=JobContext("job-1", "idem-1", state=interrupted.value.state))
+    resumed = connector.erase(
+        alice, job=JobContext("job-1", "idem-1", state=interrupted.value.state)
+    )
     assert zendesk.fake.purged == [alice_id]
     assert resumed.by_category == {"tickets": 250, "users": 1}
 

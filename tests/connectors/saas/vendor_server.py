@@ -15,7 +15,8 @@ import json
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -85,9 +86,13 @@ def page_size(request: Request, name: str, *, default: int, maximum: int) -> int
 
 
 class VendorServer(LoopbackServer):
-    def __init__(self, fake: Fake, *, prefix: str = "") -> None:
+    def __init__(
+        self, fake: Fake, *, prefix: str = "", people: dict[str, Any] | None = None
+    ) -> None:
         self.fake = fake
         self.prefix = prefix.rstrip("/")
+        #: who is who in the fake's data (ids by name), for the tests' assertions
+        self.people = people or {}
         self.requests: list[Request] = []
         #: each fault is asked first; the first to answer (not None) replaces the fake's answer
         self.faults: deque[Callable[[Request], Reply | None]] = deque()
@@ -136,7 +141,7 @@ class VendorServer(LoopbackServer):
                 kind = self.headers.get("Content-Type", "")
                 request = Request(
                     method=self.command,
-                    path=path[len(server.prefix):],
+                    path=path[len(server.prefix) :],
                     raw_path=self.path,
                     query=parse_qs(parts.query, keep_blank_values=True),
                     headers={k.lower(): v for k, v in self.headers.items()},
@@ -170,3 +175,13 @@ class VendorServer(LoopbackServer):
                 pass
 
         return Handler
+
+
+@contextmanager
+def serving(
+    populated: Callable[[], tuple[Fake, dict[str, Any]]], *, prefix: str = ""
+) -> Iterator[VendorServer]:
+    """A running server for a fake filled by ``populated()``, which also says who is who."""
+    fake, people = populated()
+    with VendorServer(fake, prefix=prefix, people=people) as server:
+        yield server
