@@ -1,5 +1,6 @@
 """How the SaaS connector behaves when the vendor is slow, refuses, limits or breaks,
-shown against the fake Stripe (any template would do: this is the engine, not Stripe)."""
+mostly shown against the fake Stripe (any template would do: this is the engine, not
+Stripe), and how each vendor's refusal of a wrong credential is reported."""
 
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ import pytest
 
 from connectors.base import ConnectorError, Subject
 
-from .fake_mailchimp import KEY as MAILCHIMP_KEY
-from .fake_mailchimp import LIST
-from .fake_mailchimp import populated as mailchimp_people
-from .fake_stripe import KEY, populated
-from .vendor_server import VendorServer
+from . import fake_hubspot, fake_mailchimp, fake_segment, fake_stripe, fake_zendesk
+from .vendor_server import VendorServer, serving
+
+KEY = fake_stripe.KEY
 
 
 def stripe_error(status: int, message: str):
@@ -126,7 +126,7 @@ def test_a_list_longer_than_the_page_cap_stops_with_a_clear_error(stripe, connec
 
 
 def test_a_base_url_with_a_path_prefix_is_used_for_every_request(connect, alice):
-    fake, _ = populated()
+    fake, _ = fake_stripe.populated()
     with VendorServer(fake, prefix="/proxy/stripe") as server:
         connector = connect("stripe", server.url, {"api_key": KEY})
 
@@ -153,16 +153,20 @@ def test_no_more_requests_run_at_once_than_the_concurrency_allows(stripe, connec
 def test_messages_and_logs_hold_no_identifier_and_no_secret(connect, alice, caplog):
     """A vendor that echoes what it was sent: the e-mail (as given, and URL-encoded), the
     subscriber hash made from it, and the API key."""
-    fake, _ = mailchimp_people()
+    fake, _ = fake_mailchimp.populated()
     subscriber = hashlib.md5(b"alice@example.com", usedforsecurity=False).hexdigest()
     echoed = (
-        f"member {subscriber} (Alice@Example.com) refused with key {MAILCHIMP_KEY}; "
+        f"member {subscriber} (Alice@Example.com) refused with key {fake_mailchimp.KEY}; "
         f"see {quote('alice@example.com')}"
     )
     caplog.set_level(logging.DEBUG)
     with VendorServer(fake, prefix="/3.0") as server:
         connector = connect(
-            "mailchimp", server.url, {"api_key": MAILCHIMP_KEY}, dc="us21", list_id=LIST
+            "mailchimp",
+            server.url,
+            {"api_key": fake_mailchimp.KEY},
+            dc="us21",
+            list_id=fake_mailchimp.LIST,
         )
         server.fail_once((400, {"title": "Invalid Resource", "status": 400, "detail": echoed}))
 
@@ -174,5 +178,57 @@ def test_messages_and_logs_hold_no_identifier_and_no_secret(connect, alice, capl
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "127.0.0.1" in logged  # httpx still logs each request, by host only
     for text in (message, str(refused.value), logged):
-        for secret in ("alice@example.com", quote("alice@example.com"), subscriber, MAILCHIMP_KEY):
+        for secret in (
+            "alice@example.com",
+            quote("alice@example.com"),
+            subscriber,
+            fake_mailchimp.KEY,
+        ):
             assert secret.lower() not in text.lower()
+
+
+VENDORS = {  # template: (fake, secrets, settings, the vendor's words for a wrong credential)
+    "stripe": (fake_stripe.populated, {"api_key": fake_stripe.KEY}, {}, "Invalid API Key provided"),
+    "hubspot": (
+        fake_hubspot.populated,
+        {"access_token": fake_hubspot.TOKEN},
+        {},
+        "Authentication credentials not found",
+    ),
+    "mailchimp": (
+        fake_mailchimp.populated,
+        {"api_key": fake_mailchimp.KEY},
+        {"dc": "us21", "list_id": fake_mailchimp.LIST},
+        "Your API key may be invalid",
+    ),
+    "zendesk": (
+        fake_zendesk.populated,
+        {"api_token": fake_zendesk.TOKEN},
+        {"subdomain": "acme", "agent_email": fake_zendesk.AGENT},
+        "Couldn't authenticate you",
+    ),
+    "segment": (
+        lambda: (fake_segment.FakeSegment(), {}),
+        {"token": fake_segment.TOKEN},
+        {},
+        "Unauthorized",
+    ),
+}
+
+
+@pytest.mark.parametrize("template", sorted(VENDORS))
+def test_each_template_checks_its_credentials_and_reports_a_refusal_in_the_vendors_words(
+    template, connect
+):
+    populated_fake, secrets, settings, words = VENDORS[template]
+    prefix = "/3.0" if template == "mailchimp" else ""
+    wrong = {name: value[:-4] + "XXXX" for name, value in secrets.items()}
+    with serving(populated_fake, prefix=prefix) as server:
+        connect(template, server.url, secrets, **settings).check()
+
+        with pytest.raises(ConnectorError) as refused:
+            connect(template, server.url, wrong, **settings).check()
+
+    assert refused.value.permanent and "answered 401" in refused.value.message
+    assert words in refused.value.message
+    assert all(value not in refused.value.message for value in wrong.values())
