@@ -1,13 +1,15 @@
 """All outbound HTTP of the connectors goes through here (like healthchecks' ``hc/lib/curl``).
 
-One place decides timeouts, headers and signing, and turns network failures into
-``ConnectorError(permanent=False)``. It does not retry: the engine owns retries
-and their backoff, and a helper that retried too would multiply them.
+One place decides timeouts, TLS, redirects and headers, and turns network failures
+into ``ConnectorError(permanent=False)``. ``post_json`` does not retry: the engine
+owns retries and their backoff, and a helper that retried too would multiply them.
 
 The body is serialised once and those exact bytes are both signed and sent, so a
 receiver verifying the signature over the raw body always agrees with us.
 Error messages name the host, never the body: the body holds personal data and
-error messages end up in logs and the audit trail.
+error messages end up in logs and the audit trail. For the same reason httpx's own
+request log is cut down to the host: its full URLs would carry the e-mail addresses
+the SaaS connector looks people up by.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import logging
 import ssl
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from datetime import time as dtime
@@ -35,6 +40,19 @@ USER_AGENT = "dsr-handler"
 #: Tests may set an ``httpx`` transport here (e.g. ``httpx.MockTransport``); real
 #: servers on 127.0.0.1 are preferred, so it stays ``None`` in the suite.
 TRANSPORT: httpx.BaseTransport | None = None
+
+
+class _HostOnly(logging.Filter):
+    """httpx logs every request's full URL at INFO; ours hold e-mail addresses. Keep the host."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 1 and isinstance(args[1], httpx.URL):
+            record.args = (args[0], host_of(str(args[1])), *args[2:])
+        return True
+
+
+logging.getLogger("httpx").addFilter(_HostOnly())
 
 
 @dataclass(frozen=True)
@@ -95,25 +113,46 @@ def post_json(
     }
     if secret:
         sent_headers[SIGNATURE_HEADER] = sign(secret, int(time.time()), body)
-    host = host_of(url)
+    with new_client(timeout) as client, reaching(host_of(url), timeout):
+        answer = client.post(url, content=body, headers=sent_headers)
+    return Response(status_code=answer.status_code, json=json_of(answer), text=answer.text)
+
+
+def new_client(timeout: float) -> httpx.Client:
+    """A client with our defaults: verifying TLS, no redirects, our User-Agent.
+
+    A redirect is never followed: it would re-send personal data somewhere unconfigured.
+    """
+    return httpx.Client(
+        timeout=httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout),
+        transport=TRANSPORT,
+        verify=_tls(),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+@contextmanager
+def reaching(host: str, timeout: float) -> Iterator[None]:
+    """Turn transport failures into ``ConnectorError``: retried, unless the URL is unusable.
+
+    Messages name the host only; the URL may hold personal data.
+    """
     try:
-        with httpx.Client(
-            timeout=httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout),
-            transport=TRANSPORT,
-            verify=_tls(),
-            follow_redirects=False,  # a redirect would re-send personal data somewhere unconfigured
-        ) as client:
-            answer = client.post(url, content=body, headers=sent_headers)
+        yield
     except httpx.TimeoutException as exc:
         raise ConnectorError(
             f"{host} did not answer within {timeout:g}s ({type(exc).__name__})"
         ) from exc
-    except httpx.InvalidURL as exc:
-        raise ConnectorError(f"unusable URL for {host}: {exc}", permanent=True) from exc
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise ConnectorError(f"unusable URL for {host}: {type(exc).__name__}", permanent=True) from exc
     except httpx.HTTPError as exc:
         raise ConnectorError(f"cannot reach {host}: {type(exc).__name__}: {exc}") from exc
+
+
+def json_of(answer: httpx.Response) -> Any:
+    """The parsed JSON body, or None when there is none."""
     try:
-        parsed = answer.json()
+        return answer.json()
     except ValueError:
-        parsed = None
-    return Response(status_code=answer.status_code, json=parsed, text=answer.text)
+        return None

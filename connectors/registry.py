@@ -29,6 +29,7 @@ BUILTINS: dict[str, str] = {
     "webhook": "connectors.webhook:WebhookConnector",
     "pull": "connectors.external:PullConnector",
     "manual": "connectors.external:ManualConnector",
+    "saas": "connectors.saas.connector:SaasConnector",
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pymysql
@@ -81,12 +81,12 @@ class TestMySQLConnector(SQLConnectorContract):
     unused_dsn = UNUSED
     unreachable_dsn = "mysql://root:s3cret@127.0.0.1:1/shop"
     clear = tuple(f"DELETE FROM {t}" for t in ("order_items", "orders", "customer", "tickets"))
-    orders = [
+    orders: ClassVar[list[tuple]] = [
         (10, 1, "12.50", "2024-02-01 10:30:00"),
         (11, 1, "99.99", None),
         (20, 2, "5.00", None),
     ]
-    alice_orders: list[dict[str, Any]] = [
+    alice_orders: ClassVar[list[dict[str, Any]]] = [
         {"id": 10, "customer_id": 1, "total": "12.50", "placed_at": "2024-02-01T10:30:00"},
         {"id": 11, "customer_id": 1, "total": "99.99", "placed_at": None},
     ]

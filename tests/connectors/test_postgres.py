@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import pytest
@@ -63,12 +63,12 @@ class TestPostgresConnector(SQLConnectorContract):
     unused_dsn = "postgresql://postgres@127.0.0.1:5432/unused"  # for tests that never connect
     unreachable_dsn = "postgresql://postgres:s3cret@127.0.0.1:1/shop"
     clear = ("TRUNCATE order_items, orders, customer, tickets",)
-    orders = [
+    orders: ClassVar[list[tuple]] = [
         (10, 1, "12.50", "2024-02-01 10:30:00", REF),
         (11, 1, "99.99", None, None),
         (20, 2, "5.00", None, None),
     ]
-    alice_orders: list[dict[str, Any]] = [
+    alice_orders: ClassVar[list[dict[str, Any]]] = [
         {
             "id": 10,
             "customer_id": 1,

@@ -10,14 +10,15 @@ request; ``delay`` makes it sleep before answering, to provoke timeouts.
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 from connectors.signing import SIGNATURE_HEADER, SignatureError, verify
+
+from .loopback import LoopbackServer, reply
 
 Answer = tuple[int, Any]  # body: dict/list → JSON, str/bytes → as is, None → empty
 
@@ -31,26 +32,18 @@ class Received:
     signature_error: str | None
 
 
-class WebhookServer:
+class WebhookServer(LoopbackServer):
     def __init__(self, secret: str, *, default: Answer = (200, {"status": "completed"})) -> None:
         self.secret = secret
         self.default = default
         self.script: deque[Answer] = deque()
         self.responder: Callable[[Received], Answer] | None = None
-        self.delay = 0.0
         self.received: list[Received] = []
-        self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False  # a handler still sleeping must not hold up close()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/dsr"
+        return f"{self.origin}/dsr"
 
     def answer(self, *answers: Answer) -> None:
         """Queue answers, used in order; then the default answer."""
@@ -60,21 +53,6 @@ class WebhookServer:
     def last(self) -> Received:
         assert self.received, "the server received nothing"
         return self.received[-1]
-
-    def start(self) -> WebhookServer:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _respond(self, request: Received) -> Answer:
         if request.signature_error:
@@ -103,7 +81,7 @@ class WebhookServer:
                 )
                 server.received.append(request)
                 status, answer = server._respond(request)
-                if server.delay and server._stopping.wait(server.delay):
+                if server.wait():
                     return
                 if isinstance(answer, (dict, list)):
                     data, kind = json.dumps(answer).encode(), "application/json"
@@ -112,14 +90,7 @@ class WebhookServer:
                 else:
                     data = answer if isinstance(answer, bytes) else str(answer).encode()
                     kind = "text/html"
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", kind)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass  # the client gave up (timeout tests)
+                reply(self, status, data, kind)
 
             def log_message(self, format: str, *args: Iterable[Any]) -> None:
                 pass  # keep pytest output clean
