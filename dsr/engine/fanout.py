@@ -13,7 +13,6 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from connectors import registry
 from connectors.base import ConnectorError
 from dsr.core import audit, lifecycle, queue
 from dsr.core.audit import Actor
@@ -32,6 +31,8 @@ from dsr.results.closing import complete
 from dsr.results.erasure import skip_for_exception
 from dsr.results.rectification import undecided
 
+from .connections import connector_for
+
 log = logging.getLogger(__name__)
 
 
@@ -44,12 +45,20 @@ KIND_ACTIONS = {
 
 
 def _supports(system: SystemConnection, action: str) -> bool:
-    """Whether to give ``system`` this job; an unloadable connector still gets it (and fails visibly)."""
+    """Whether to give ``system`` this job; an unusable connector still gets it (and fails visibly).
+
+    Asked of the configured connector, not its class: a SaaS template narrows the actions
+    to what that vendor's API can do.
+    """
     if action not in system.actions:
         return False
     try:
-        return action in registry.load(system.connector).actions
+        with connector_for(system) as connector:
+            return action in connector.actions
     except ConnectorError:
+        return True
+    except Exception:
+        log.exception("system %s: its connector cannot be built; its job will fail visibly", system.name)
         return True
 
 

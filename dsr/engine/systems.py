@@ -1,7 +1,9 @@
 """Connected systems as code: load them from YAML, and check that each one answers.
 
 Secrets in the file are references to environment variables (``${SHOP_DSN}``),
-never values: the file can live in version control.
+never values: the file can live in version control. A system reached through a SaaS
+template names it (``template: stripe``) instead of a connector; its actions default
+to what the template can do.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dsr.engine.connections import build_connector
 
 _ENV_REF = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
 _FIELDS = {
-    "connector", "config", "secrets", "enabled", "actions", "identity_source", "max_attempts",
+    "connector", "template", "config", "secrets", "enabled", "actions", "identity_source", "max_attempts",
     "description", "purposes", "data_categories", "recipients", "retention", "source",
     "automated_decisions",
 }
@@ -92,10 +94,17 @@ def parse(text: str, *, environ: dict[str, str] | None = None) -> list[dict[str,
         for field in ("config", "secrets"):
             if not isinstance(values.get(field) or {}, dict):
                 raise SystemsFileError(f"{name}: {field} must be a mapping")
+        template = values.pop("template", None)
+        if template is not None:
+            if not isinstance(template, str) or values.get("connector", "saas") != "saas":
+                raise SystemsFileError(f"{name}: template must name a SaaS template, without a connector")
+            values["connector"] = "saas"
+            values["config"] = {**(values.get("config") or {}), "template": template}
         values["secrets"] = {
             key: _secret(name, key, value, environ) for key, value in (entry.get("secrets") or {}).items()
         }
         actions = values.setdefault("actions", [a.value for a in ConnectorAction])
+        actions_given = "actions" in entry
         if not isinstance(actions, list) or not set(map(str, actions)) <= {a.value for a in ConnectorAction}:
             raise SystemsFileError(f"{name}: actions must be a list of locate, export, erase, rectify")
         for field in _LIST_FIELDS:
@@ -103,8 +112,10 @@ def parse(text: str, *, environ: dict[str, str] | None = None) -> list[dict[str,
                 raise SystemsFileError(f"{name}: {field} must be a list")
         values = _stored_values(name, values)
         try:
-            cls = registry.load(str(entry.get("connector", "")))
-            cls(name=name, config=values.get("config") or {}, secrets=values["secrets"])
+            cls = registry.load(str(values.get("connector", "")))
+            with cls(name=name, config=values.get("config") or {}, secrets=values["secrets"]) as built:
+                if template is not None and not actions_given:  # what this template can do
+                    values["actions"] = [a.value for a in ConnectorAction if a.value in built.actions]
         except ConnectorError as exc:
             raise SystemsFileError(f"{name}: {exc.message}") from exc
         parsed.append({"name": name, **values})

@@ -297,6 +297,16 @@ def test_a_vendor_deletion_that_never_finishes_fails_visibly_after_the_poll_limi
     assert request.status == Status.IN_PROGRESS  # held open for an officer, not completed
 
 
+def test_a_system_reached_through_a_template_gets_only_the_jobs_its_template_can_do(run_now):
+    SystemConnection.objects.create(  # Segment's template can erase, and nothing else
+        name="analytics", connector="saas", config={"template": "segment"}, secrets={"token": "t"}
+    )
+    memory_system("crm", people())
+    request = run_now(verified("access"))
+    assert [job.system.name for job in request.jobs.all()] == ["crm"]
+    assert request.status == Status.REVIEW
+
+
 def test_a_job_result_is_recorded_only_while_the_claim_holds():
     memory_system("crm", people())
     request = verified("erasure", status=Status.IN_PROGRESS)

@@ -167,3 +167,59 @@ def test_a_wrong_column_fails_the_job_with_a_clear_message_not_the_worker(
     job = request.jobs.get()
     assert (job.status, job.attempts) == ("failed", 1)  # permanent: no pointless retries
     assert "emial" in job.error
+
+
+TEMPLATED = """
+systems:
+  - name: newsletter
+    template: mailchimp
+    description: Newsletter audience
+    config:
+      dc: us21
+      list_id: a1b2c3d4e5
+      base_url: http://127.0.0.1:9/3.0
+    secrets:
+      api_key: ${MAILCHIMP_KEY}
+  - name: analytics
+    template: segment
+    secrets:
+      token: ${SEGMENT_TOKEN}
+"""
+
+
+def test_a_system_is_configured_from_a_template_with_its_base_url_and_the_templates_actions(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("MAILCHIMP_KEY", "key-us21")
+    monkeypatch.setenv("SEGMENT_TOKEN", "sgp_token")
+    call_command("load_systems", write(tmp_path, TEMPLATED))
+    assert "created: newsletter, analytics" in capsys.readouterr().out  # in file order
+    newsletter = SystemConnection.objects.get(name="newsletter")
+    assert newsletter.connector == "saas"
+    assert newsletter.config == {"template": "mailchimp", "dc": "us21", "list_id": "a1b2c3d4e5",
+                                 "base_url": "http://127.0.0.1:9/3.0"}
+    assert newsletter.secrets == {"api_key": "key-us21"}
+    assert newsletter.actions == ["locate", "export", "erase", "rectify"]
+    assert SystemConnection.objects.get(name="analytics").actions == ["erase"]  # all Segment can do
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("template: no-such-vendor", "unknown SaaS template 'no-such-vendor'"),
+    ("template: mailchimp\n    connector: postgres", "template must name a SaaS template, without a connector"),
+    ("template: mailchimp\n    config: {list_id: x}", "dc"),  # a setting the template needs
+])
+def test_a_bad_template_entry_is_refused_with_a_clear_message(tmp_path, monkeypatch, entry, message):
+    monkeypatch.setenv("MAILCHIMP_KEY", "key-us21")
+    text = f"systems:\n  - name: newsletter\n    {entry}\n    secrets:\n      api_key: ${{MAILCHIMP_KEY}}\n"
+    with pytest.raises(CommandError, match=message):
+        call_command("load_systems", write(tmp_path, text))
+    assert not SystemConnection.objects.exists()
+
+
+def test_connectors_lists_every_template_one_per_line_name_first(capsys):
+    call_command("connectors", "--templates")
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert {"stripe", "hubspot", "mailchimp", "zendesk", "segment"} <= set(names)
+    assert len(names) == len(set(names)) == len(lines)
+    assert not [line for line in lines if "cannot load" in line]
