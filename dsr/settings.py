@@ -430,6 +430,7 @@ DSR_AUTO_APPROVE_KINDS = _read(
 # The demo shop's webhook receiver (make run); off in production unless asked for.
 DSR_DEMO = _read("DSR_DEMO", _bool, DEBUG or TESTING)
 DSR_DEMO_WEBHOOK_SECRET = os.environ.get("DSR_DEMO_WEBHOOK_SECRET", "demo-marketing-signing-secret")
+DSR_DEMO_MAILCHIMP_KEY = os.environ.get("DSR_DEMO_MAILCHIMP_KEY", "demo-newsletter-api-key-us1")
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "dsr.tasks.reconcile", "schedule": 60.0},

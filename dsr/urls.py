@@ -57,9 +57,13 @@ urlpatterns = [
 ]
 
 if settings.DSR_DEMO:
+    from dsr.demo_shop import mailchimp
     from dsr.demo_shop.views import marketing_webhook
 
-    urlpatterns.append(path("demo/marketing-webhook/", marketing_webhook, name="demo-marketing-webhook"))
+    urlpatterns += [
+        path("demo/marketing-webhook/", marketing_webhook, name="demo-marketing-webhook"),
+        path("demo/mailchimp/3.0/", include(mailchimp.urlpatterns)),
+    ]
 
 handler404 = "dsr.web.error_pages.not_found"
 handler500 = "dsr.web.error_pages.server_error"

@@ -180,14 +180,11 @@ class SaasConnector(Connector):
         self, subject: Subject, changes: Mapping[str, Any], *, job: JobContext | None = None
     ) -> Receipt:
         self._unsupported_unless(Action.RECTIFY)
+        # Like the SQL connectors: a field this vendor does not hold is not ours to change
+        # here; it is listed as ignored in the receipt, and the rest is applied.
         known = {name for step in self.template.rectify for name in step.fields}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ConnectorError(
-                f"{self.name} ({self.template.name}) cannot change "
-                f"{', '.join(map(repr, unknown))}; it can change {', '.join(sorted(known))}",
-                permanent=True,
-            )
+        ignored = sorted(str(name) for name in changes if name not in known)
+        changes = {name: value for name, value in changes.items() if name in known}
         scope = self._scope(subject)
         scope.sensitive.update(str(value) for value in changes.values() if value)
         finder = self._finder()
@@ -212,7 +209,7 @@ class SaasConnector(Connector):
             action="rectify",
             affected=sum(changed.values()),
             by_category=dict(changed),
-            detail={"template": self.template.name, "fields": sorted(changes)},
+            detail={"template": self.template.name, "fields": sorted(changes), "ignored": ignored},
         )
 
 

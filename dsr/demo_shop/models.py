@@ -35,3 +35,20 @@ class MarketingContact(models.Model):
 
     email = models.EmailField(db_index=True)
     consented_on = models.DateField()
+
+
+class AudienceMember(models.Model):
+    """The newsletter vendor's audience in the demo: served as Mailchimp's API (``mailchimp.py``)."""
+
+    list_id = models.CharField(max_length=20)
+    subscriber_hash = models.CharField(max_length=32)  # MD5 of the lower-cased address
+    email = models.EmailField()
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, default="subscribed")
+    signed_up_at = models.DateTimeField()
+    tags = models.JSONField(default=list)  # tag names
+    notes = models.JSONField(default=list)  # {"note": text, "created_at": ISO time}
+
+    class Meta:
+        unique_together = [("list_id", "subscriber_hash")]

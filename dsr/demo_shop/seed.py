@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from dsr.demo_shop.models import Customer, MarketingContact, Order, SupportTicket
+from dsr.demo_shop.mailchimp import LIST_ID, subscriber_hash
+from dsr.demo_shop.models import AudienceMember, Customer, MarketingContact, Order, SupportTicket
 
 PEOPLE = [
     ("C-1001", "ana.demo@example.org", "Ana Almeida", "12 Rua Nova, Lisboa", "+351 21 000 0001"),
@@ -88,6 +89,34 @@ def marketing_system() -> dict:
     }
 
 
+def newsletter_system() -> dict:
+    """The newsletter audience at a SaaS vendor, reached through the ``mailchimp`` template.
+
+    The vendor is played by the demo itself (``dsr/demo_shop/mailchimp.py``), so
+    ``base_url`` points at it; for a real Mailchimp account leave ``base_url`` out and
+    give the account's data centre (``dc``) and audience (``list_id``).
+    """
+    from django.conf import settings
+
+    return {
+        "name": "newsletter",
+        "connector": "saas",
+        "description": "Newsletter audience at Mailchimp (the demo plays Mailchimp's API)",
+        "purposes": ["sending the newsletter the person subscribed to"],
+        "data_categories": ["email address", "name", "tags", "notes by our staff"],
+        "recipients": [],
+        "retention": "until the person unsubscribes",
+        "source": "the person, at sign-up",
+        "config": {
+            "template": "mailchimp",
+            "base_url": f"{settings.DSR_PUBLIC_URL}/demo/mailchimp/3.0",
+            "dc": "us1",
+            "list_id": LIST_ID,
+        },
+        "secrets": {"api_key": settings.DSR_DEMO_MAILCHIMP_KEY},
+    }
+
+
 def seed_shop() -> None:
     for number, email, name, address, phone in PEOPLE:
         customer = Customer.objects.create(
@@ -104,3 +133,11 @@ def seed_shop() -> None:
             email=email, subject="Where is my parcel?", body=f"Hello, this is {name}.", opened_on=date(2026, 6, 1)
         )
         MarketingContact.objects.create(email=email, consented_on=date(2025, 12, 1))
+        first, _, last = name.partition(" ")
+        AudienceMember.objects.create(
+            list_id=LIST_ID, subscriber_hash=subscriber_hash(email), email=email, first_name=first,
+            last_name=last, signed_up_at=datetime(2025, 12, 1, 9, 30, tzinfo=UTC),
+            tags=["newsletter", "spring-sale"],
+            notes=[{"note": f"{first} asked for the Portuguese edition.", "created_at": "2026-02-03T10:00:00+00:00"}]
+            if number == "C-1001" else [],
+        )

@@ -262,6 +262,10 @@ def status_of(obj: DataSubjectRequest) -> str:
 # --- the endpoints ------------------------------------------------------------------------
 
 
+
+MEMBER = "lists/<str:list_id>/members/<str:sub>"
+ANA_HASH = hashlib.md5(b"ana.demo@example.org", usedforsecurity=False).hexdigest()
+
 def get(path: str | Callable[[World, str], str], **kw: Any) -> Endpoint:
     return Endpoint(lambda w, a: Call("GET", path(w, a) if callable(path) else path), **kw)
 
@@ -455,6 +459,15 @@ ENDPOINTS: dict[str, Endpoint] = {
     "admin/(?P<url>.*)$": get("/admin/no-such-page/"),
     # the demo marketing platform's receiver: nobody gets in without our signature
     "demo/marketing-webhook/": api_post("/demo/marketing-webhook/", lambda w, a: {"action": "check"}),
+    # the demo newsletter vendor (Mailchimp's API): nobody gets in without its API key
+    **{f"demo/mailchimp/3.0/{route}": call for route, call in [
+        ("ping", get("/demo/mailchimp/3.0/ping")),
+        (MEMBER, get(f"/demo/mailchimp/3.0/lists/demo-news/members/{ANA_HASH}")),
+        (f"{MEMBER}/notes", get(f"/demo/mailchimp/3.0/lists/demo-news/members/{ANA_HASH}/notes")),
+        (f"{MEMBER}/tags", get(f"/demo/mailchimp/3.0/lists/demo-news/members/{ANA_HASH}/tags")),
+        (f"{MEMBER}/actions/delete-permanent",
+         api_post(f"/demo/mailchimp/3.0/lists/demo-news/members/{ANA_HASH}/actions/delete-permanent")),
+    ]},
 }
 
 # --- the matrix ---------------------------------------------------------------------------
@@ -523,6 +536,8 @@ MATRIX: dict[str, tuple] = {
     "admin/^(?P<app_label>auth|otp_totp|dsr)/$":            ADMIN_ONLY,
     "admin/(?P<url>.*)$":                                   (LOGIN,) * 5 + (404,) + (LOGIN,) * 5,
     "demo/marketing-webhook/":                              (401,) * 11,
+    **{f"demo/mailchimp/3.0/{route}": (401,) * 11 for route in [
+        "ping", MEMBER, f"{MEMBER}/notes", f"{MEMBER}/tags", f"{MEMBER}/actions/delete-permanent"]},
 }
 # Each model's six admin URLs: the changelist, add, history, delete, change, and the short
 # object URL that redirects to the change page. Requests, events and jobs are read-only.

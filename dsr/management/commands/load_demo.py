@@ -7,7 +7,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dsr.core.audit import Actor
 from dsr.core.models import DataSubjectRequest, SystemConnection
-from dsr.demo_shop.seed import SHOP_SYSTEMS, marketing_system, seed_shop
+from dsr.demo_shop.seed import SHOP_SYSTEMS, marketing_system, newsletter_system, seed_shop
 from dsr.engine import fanout
 from dsr.intake import verification
 from dsr.intake.submission import Submission, submit_request
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             officer = User.objects.create_superuser(DEMO_USERNAME, "officer@example.org", DEMO_PASSWORD)
             TOTPDevice.objects.create(user=officer, name="demo authenticator", confirmed=True)
             seed_shop()
-            for values in [*SHOP_SYSTEMS, marketing_system()]:
+            for values in [*SHOP_SYSTEMS, marketing_system(), newsletter_system()]:
                 SystemConnection.objects.create(**values)
             for kind, email, country, state, step in DEMO_REQUESTS:
                 changes = [{"field": "address", "value": "1 New Street, Leeds"}]

@@ -6,8 +6,6 @@ from collections import Counter
 
 import pytest
 
-from connectors.base import ConnectorError
-
 from .fake_stripe import KEY
 
 
@@ -112,9 +110,11 @@ def test_rectify_changes_the_name_of_each_of_alices_customers(stripe, connector,
     assert update.form == {"name": "Alice Pleasance Liddell"}
 
 
-def test_rectify_refuses_a_field_the_template_cannot_change(connector, alice):
-    with pytest.raises(ConnectorError) as refused:
-        connector.rectify(alice, {"shoe_size": "38"})
+def test_rectify_leaves_a_field_the_vendor_does_not_hold_and_says_so(stripe, connector, alice):
+    receipt = connector.rectify(alice, {"shoe_size": "38", "name": "Alice P. Liddell"})
 
-    assert refused.value.permanent
-    assert "'shoe_size'" in refused.value.message
+    assert receipt.affected == 2 and receipt.detail["ignored"] == ["shoe_size"]
+    update = stripe.calls("POST", "/v1/customers/.+")[0]
+    assert update.form == {"name": "Alice P. Liddell"}  # the field Stripe holds, and only it
+    nothing = connector.rectify(alice, {"shoe_size": "38"})
+    assert (nothing.affected, nothing.detail["ignored"]) == (0, ["shoe_size"])
