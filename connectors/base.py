@@ -140,6 +140,10 @@ class Connector:
     actions: ClassVar[frozenset[Action]] = frozenset()
     #: True for systems whose results arrive later (webhook, pull, manual).
     external: ClassVar[bool] = False
+    #: Which class of job queue its jobs go to: "fast" (databases, in-process) or "http"
+    #: (a service across the network that may answer slowly), so a slow vendor never
+    #: holds up the database systems' jobs (the operator maps classes to queues).
+    queue_class: ClassVar[str] = "fast"
 
     def __init__(
         self, *, name: str, config: Mapping[str, Any] | None = None, secrets: Mapping[str, str] | None = None

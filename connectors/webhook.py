@@ -42,6 +42,7 @@ SKIPPED = "the subject has none of the identifier kinds this system receives"
 
 class WebhookConnector(Connector):
     key = "webhook"
+    queue_class = "http"
     actions = ALL_ACTIONS
     external = True
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TESTING = os.environ.get("DSR_TESTING", "").lower() in {"1", "true", "yes", "on"}
@@ -253,6 +254,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,
     }
+# Queues: Celery's default one for emails, sweeps and bundles, and one per class of
+# system for jobs (see dsr.core.queue), so a slow vendor never holds up the databases.
+DSR_JOB_QUEUES = {
+    "fast": os.environ.get("DSR_JOB_QUEUE_FAST", "jobs"),
+    "http": os.environ.get("DSR_JOB_QUEUE_HTTP", "jobs-http"),
+}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [  # each bound by its own name: on RabbitMQ a shared key would copy every message
+    Queue(name, routing_key=name) for name in dict.fromkeys(["celery", *DSR_JOB_QUEUES.values()])
+]
+CELERY_TASK_ROUTES = {"dsr.tasks.run_job": {"queue": DSR_JOB_QUEUES["fast"]}}  # unless routed by class
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

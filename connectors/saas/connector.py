@@ -50,6 +50,7 @@ DEFAULTS = {"timeout": 10, "max_pages": 1000, "retry_after_max": 30}
 
 class SaasConnector(Connector):
     key = "saas"
+    queue_class = "http"
     actions = frozenset(Action)  # narrowed to what the template can do in validate()
 
     # -- configuration ------------------------------------------------------------

@@ -7,16 +7,27 @@ so the arrows run one way: tasks → services → this module.
 
 Task names keep the ``dsr.tasks.`` prefix they had when every task lived in one
 module, so messages already queued and the beat schedule survive an upgrade.
+
+Queues: jobs go to a queue by their system's class (``DSR_JOB_QUEUES``: databases to
+``jobs``, HTTP services and SaaS vendors to ``jobs-http``), everything else (emails,
+sweeps, bundles) to Celery's default queue. A worker started without ``-Q`` takes them
+all; past one machine, workers can be given one class each.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Iterable
+from contextlib import suppress
 from functools import partial
 
 from celery import current_app, shared_task
+from django.conf import settings
 from django.db import transaction
+
+from connectors import registry
+from connectors.base import ConnectorError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +58,18 @@ class Task:
 TASK_MODULES = ("dsr.intake.tasks", "dsr.engine.tasks", "dsr.results.tasks")
 
 
-def enqueue(name: str, *args: object, countdown: float | None = None) -> bool:
+def job_queue(connector: str) -> str:
+    """The queue for jobs of systems reached by ``connector`` (its class: fast or http)."""
+    try:
+        kind = registry.load(connector).queue_class
+    except ConnectorError:
+        kind = "fast"  # the job will fail visibly wherever it runs
+    return settings.DSR_JOB_QUEUES.get(kind) or settings.DSR_JOB_QUEUES["fast"]
+
+
+def enqueue(
+    name: str, *args: object, countdown: float | None = None, queue: str | None = None
+) -> bool:
     """Queue the task ``name`` now; if the broker is unreachable, log it and let a sweep catch up.
 
     The data is already safe when this runs, so a broker outage must not turn a stored
@@ -55,16 +77,18 @@ def enqueue(name: str, *args: object, countdown: float | None = None) -> bool:
     """
     task = current_app.tasks[name]  # an unknown name is a bug, not an outage: it raises
     try:
-        task.apply_async(args, countdown=countdown or None)
+        task.apply_async(args, countdown=countdown or None, **({"queue": queue} if queue else {}))
     except Exception:  # any broker failure; the periodic sweeps re-queue
         log.warning("could not queue %s; the periodic sweep will retry", name, exc_info=True)
         return False
     return True
 
 
-def on_commit(name: str, *args: object, countdown: float | None = None) -> None:
+def on_commit(
+    name: str, *args: object, countdown: float | None = None, queue: str | None = None
+) -> None:
     """Queue the task ``name`` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(partial(enqueue, name, *args, countdown=countdown))
+    transaction.on_commit(partial(enqueue, name, *args, countdown=countdown, queue=queue))
 
 
 def mail_task(**options):
@@ -80,18 +104,40 @@ def mail_task(**options):
 
 
 def waiting_job_messages() -> int | None:
-    """How many messages wait in the jobs' queue; None if the broker cannot tell."""
+    """How many messages wait in the jobs' queues; None if the broker cannot tell."""
+    return backlog(settings.DSR_JOB_QUEUES.values())
+
+
+def waiting_mail_messages() -> int | None:
+    """How many messages wait in the default queue (emails, sweeps); None if unknown."""
+    return backlog([current_app.conf.task_default_queue])
+
+
+def backlog(names: Iterable[str]) -> int | None:
+    """How many messages wait in the queues ``names``; None if the broker cannot tell."""
     app = current_app
     if app.conf.task_always_eager:
         return 0
-    name = getattr(app.tasks[Task.RUN_JOB], "queue", None) or app.conf.task_default_queue
+    total = 0
     try:
         with app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1)
-            queue = app.amqp.queues[name](connection.default_channel)
-            return queue.queue_declare(passive=True).message_count
+            for name in dict.fromkeys(names):
+                total += _count(app, connection, name)
     except Exception as exc:  # noqa: BLE001 - any broker failure: the caller plays safe
+        log.warning("could not count the queues %s: %s", ", ".join(names), exc)
+        return None
+    return total
+
+
+def _count(app, connection, name: str) -> int:
+    channel = connection.channel()  # its own: AMQP closes a channel that asked for a missing queue
+    try:
+        return app.amqp.queues[name](channel).queue_declare(passive=True).message_count
+    except Exception as exc:
         if "NOT_FOUND" in str(exc) or getattr(exc, "code", None) in (404, "404"):
             return 0  # the queue does not exist (Redis drops an empty list): nothing waits
-        log.warning("could not count the jobs' queue: %s", exc)
-        return None
+        raise
+    finally:
+        with suppress(Exception):
+            channel.close()

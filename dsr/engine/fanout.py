@@ -126,14 +126,21 @@ def _job(request: DataSubjectRequest, system: SystemConnection, action: str, *, 
     )
 
 
-def enqueue_job(job_id: str, *, countdown: float = 0) -> bool:
+def enqueue_job(job_id: str, *, countdown: float = 0, queue_name: str | None = None) -> bool:
     """Queue one job's task now (the reconciler re-queues it if the broker is away)."""
-    return queue.enqueue(Task.RUN_JOB, job_id, countdown=countdown)
+    return queue.enqueue(Task.RUN_JOB, job_id, countdown=countdown, queue=queue_name)
 
 
 def enqueue_jobs(job_ids: list[str], *, countdown: float = 0) -> None:
+    """Queue the jobs, each on the queue of its system's class (fast or http)."""
+    if not job_ids:
+        return
+    connectors = {
+        str(pk): connector
+        for pk, connector in ConnectorJob.objects.filter(pk__in=job_ids).values_list("pk", "system__connector")
+    }
     for job_id in job_ids:
-        enqueue_job(job_id, countdown=countdown)
+        enqueue_job(job_id, countdown=countdown, queue_name=queue.job_queue(connectors.get(job_id, "")))
 
 
 def advance(request_id: str) -> str | None:

@@ -123,7 +123,7 @@ def resend_unacknowledged() -> int:
     a closed request whose outcome email was never sent gets that again. Nothing is
     queued while the queue still holds messages: the lost one may be among them.
     """
-    if queue.waiting_job_messages():
+    if queue.waiting_mail_messages():
         return 0
     now = timezone.now()
     wait, window = timedelta(seconds=settings.DSR_EMAIL_RESEND_AFTER_SECONDS), timedelta(

@@ -103,5 +103,5 @@ def replay(system: SystemConnection, *, since: Any = None, actor: Actor) -> list
                              details={"system": system.name, "reason": "restored from backup"})
                 ids.append(str(job.pk))
         for job_id in ids:
-            queue.on_commit(Task.RUN_JOB, job_id)
+            queue.on_commit(Task.RUN_JOB, job_id, queue=queue.job_queue(system.connector))
     return ids

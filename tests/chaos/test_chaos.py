@@ -34,7 +34,6 @@ from django.core.management import call_command
 from django.test import override_settings
 from psycopg import sql
 
-from dsr.celery import app as celery_app
 from dsr.core import queue, storage
 from dsr.core.audit import Actor, verify_chain
 from dsr.core.models import (
@@ -49,6 +48,7 @@ from dsr.core.models import (
 )
 from dsr.engine import fanout
 from dsr.results.rectification import decide
+from tests.brokers import publishing_to
 from tests.conftest import IN_CI
 from tests.connectors.webhook_server import WebhookServer
 from tests.dsr.engine.test_worker import _database_url, wait_for
@@ -140,34 +140,13 @@ def chaos_redis(tmp_path):
     server.stop()
 
 
-def _reset_celery_connections() -> None:
-    """Close every pooled broker connection and forget the pools.
-
-    ``app.pool`` is kombu's process-wide pool for the broker URL: closing it without
-    dropping it from kombu's registry would leave later tests a closed pool.
-    """
-    from kombu import pools
-
-    pools.reset()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
 @contextmanager
 def app_side_on(redis_url: str):
     """This process publishes to, and caches in, the chaos Redis (as web and beat would)."""
-    conf = celery_app.conf
-    saved = conf.broker_url, conf.task_always_eager
-    _reset_celery_connections()
-    conf.broker_url, conf.task_always_eager = redis_url, False
     cache = {"default": {**settings.CACHES["default"], "BACKEND": "django.core.cache.backends.redis.RedisCache",
                          "LOCATION": redis_url}}
-    try:
-        with override_settings(CACHES=cache):
-            yield
-    finally:
-        _reset_celery_connections()
-        conf.broker_url, conf.task_always_eager = saved
+    with publishing_to(redis_url), override_settings(CACHES=cache):
+        yield
 
 
 class Chaos:

@@ -87,3 +87,10 @@ class PollingConnector(MemoryConnector):
         if state["checks"] + 1 < self.config.get("checks", 2):
             raise Deferred("deletion d-1 running", poll_after=30, state={**state, "checks": state["checks"] + 1})
         return super().erase(subject, job=job)
+
+
+class SlowHttpConnector(SlowConnector):
+    """A slow system across the network: its jobs go to the HTTP class's queue."""
+
+    key = "slow-http"
+    queue_class = "http"

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def published(monkeypatch):
     """The job ids the engine hands to the broker (here: kept, not run)."""
     sent: list[str] = []
-    monkeypatch.setattr(fanout, "enqueue_job", lambda job_id, countdown=0: sent.append(job_id) or True)
+    monkeypatch.setattr(fanout, "enqueue_job", lambda job_id, **_: sent.append(job_id) or True)
     return sent
 
 

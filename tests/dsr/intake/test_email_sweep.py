@@ -110,7 +110,7 @@ def test_an_outcome_email_that_was_sent_is_not_sent_again(django_capture_on_comm
 def test_nothing_is_queued_again_while_the_queue_still_holds_messages(lost_receipt, monkeypatch):
     request = lost_receipt()
     received_minutes_ago(request, 11)
-    monkeypatch.setattr(queue, "waiting_job_messages", lambda: 3)  # the receipt may be one of them
+    monkeypatch.setattr(queue, "waiting_mail_messages", lambda: 3)  # the receipt may be one of them
     assert intake_tasks.resend_unacknowledged() == 0
-    monkeypatch.setattr(queue, "waiting_job_messages", lambda: 0)
+    monkeypatch.setattr(queue, "waiting_mail_messages", lambda: 0)
     assert intake_tasks.resend_unacknowledged() == 1
