@@ -62,7 +62,7 @@ def test_a_schema_error_names_the_file_and_line():
 
     assert problem(text) == (
         "tiny.yaml, line 19: find.0.paging.kind: 'cursors' is not one of "
-        "['cursor', 'link_header', 'offset', 'page']"
+        "['cursor', 'link_header', 'next_url', 'offset', 'page']"
     )
 
 
