@@ -15,7 +15,7 @@ import pytest
 
 from connectors.base import ConnectorError, Subject
 
-from . import fake_hubspot, fake_mailchimp, fake_segment, fake_stripe, fake_zendesk
+from . import fake_hubspot, fake_intercom, fake_mailchimp, fake_segment, fake_stripe, fake_zendesk
 from .vendor_server import VendorServer, serving
 
 KEY = fake_stripe.KEY
@@ -194,6 +194,12 @@ VENDORS = {  # template: (fake, secrets, settings, the vendor's words for a wron
         {"access_token": fake_hubspot.TOKEN},
         {},
         "Authentication credentials not found",
+    ),
+    "intercom": (
+        fake_intercom.populated,
+        {"access_token": fake_intercom.TOKEN},
+        {},
+        "Access Token Invalid",
     ),
     "mailchimp": (
         fake_mailchimp.populated,
