@@ -111,6 +111,27 @@ def cursor_page(
     return items[start:end], following if end < len(items) else None, start
 
 
+@dataclass
+class Job:
+    """A job a vendor runs on its own clock, reported by a status endpoint: each look moves
+    it one step along ``progress`` (the last step repeats); ``when_done`` runs once, the
+    first time the job is seen at ``done``."""
+
+    progress: list[str]
+    done: str
+    when_done: Callable[[], None] = lambda: None
+    looks: int = 0
+    finished: bool = False
+
+    def status(self) -> str:
+        status = self.progress[min(self.looks, len(self.progress) - 1)]
+        self.looks += 1
+        if status == self.done and not self.finished:
+            self.finished = True
+            self.when_done()
+        return status
+
+
 class VendorServer(LoopbackServer):
     def __init__(
         self, fake: Fake, *, prefix: str = "", people: dict[str, Any] | None = None
