@@ -15,7 +15,15 @@ import pytest
 
 from connectors.base import ConnectorError, Subject
 
-from . import fake_hubspot, fake_intercom, fake_mailchimp, fake_segment, fake_stripe, fake_zendesk
+from . import (
+    fake_hubspot,
+    fake_intercom,
+    fake_mailchimp,
+    fake_segment,
+    fake_sendgrid,
+    fake_stripe,
+    fake_zendesk,
+)
 from .vendor_server import VendorServer, serving
 
 KEY = fake_stripe.KEY
@@ -188,6 +196,12 @@ def test_messages_and_logs_hold_no_identifier_and_no_secret(connect, alice, capl
 
 
 VENDORS = {  # template: (fake, secrets, settings, the vendor's words for a wrong credential)
+    "sendgrid": (
+        fake_sendgrid.populated,
+        {"api_key": fake_sendgrid.KEY},
+        {},
+        "authorization required",
+    ),
     "stripe": (fake_stripe.populated, {"api_key": fake_stripe.KEY}, {}, "Invalid API Key provided"),
     "hubspot": (
         fake_hubspot.populated,
