@@ -18,6 +18,7 @@ from connectors.base import ConnectorError, Subject
 from . import (
     fake_hubspot,
     fake_intercom,
+    fake_klaviyo,
     fake_mailchimp,
     fake_segment,
     fake_sendgrid,
@@ -214,6 +215,12 @@ VENDORS = {  # template: (fake, secrets, settings, the vendor's words for a wron
         {"access_token": fake_intercom.TOKEN},
         {},
         "Access Token Invalid",
+    ),
+    "klaviyo": (
+        fake_klaviyo.populated,
+        {"api_key": fake_klaviyo.KEY},
+        {},
+        "Missing or invalid authorization scheme",
     ),
     "mailchimp": (
         fake_mailchimp.populated,

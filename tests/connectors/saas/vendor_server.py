@@ -111,6 +111,23 @@ def cursor_page(
     return items[start:end], following if end < len(items) else None, start
 
 
+class Later:
+    """Work a vendor accepted (``202 Accepted``) and does on its own clock: a test says when."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Callable[[], None]] = []
+
+    def add(self, work: Callable[[], None]) -> None:
+        self.waiting.append(work)
+
+    def run(self) -> int:
+        """Do everything accepted so far; how many pieces of work that was."""
+        done, self.waiting = self.waiting, []
+        for work in done:
+            work()
+        return len(done)
+
+
 @dataclass
 class Job:
     """A job a vendor runs on its own clock, reported by a status endpoint: each look moves
