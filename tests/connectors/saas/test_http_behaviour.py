@@ -16,6 +16,7 @@ import pytest
 from connectors.base import ConnectorError, Subject
 
 from . import (
+    fake_braze,
     fake_hubspot,
     fake_intercom,
     fake_klaviyo,
@@ -204,6 +205,12 @@ VENDORS = {  # template: (fake, secrets, settings, the vendor's words for a wron
         "authorization required",
     ),
     "stripe": (fake_stripe.populated, {"api_key": fake_stripe.KEY}, {}, "Invalid API Key provided"),
+    "braze": (
+        fake_braze.populated,
+        {"api_key": fake_braze.KEY},
+        {"rest_host": "rest.iad-01.braze.com"},
+        "Invalid API key",
+    ),
     "hubspot": (
         fake_hubspot.populated,
         {"access_token": fake_hubspot.TOKEN},
