@@ -46,11 +46,22 @@ def problem(text: str, filename: str = "tiny.yaml") -> str:
 def test_every_built_in_template_loads():
     listed = catalogue.available()
 
-    assert {"stripe", "hubspot", "mailchimp", "zendesk", "segment"} <= set(listed)
+    assert {
+        "stripe",
+        "hubspot",
+        "mailchimp",
+        "zendesk",
+        "segment",
+        "intercom",
+        "sendgrid",
+        "klaviyo",
+        "braze",
+    } <= set(listed)
     assert {name: info.error for name, info in listed.items()} == dict.fromkeys(listed)
     assert all(info.origin == "built-in" and info.docs for info in listed.values())
     assert listed["segment"].actions == ("erase",)
     assert listed["stripe"].actions == ("erase", "export", "locate", "rectify")
+    assert listed["sendgrid"].actions == ("erase", "export", "locate")
 
 
 def test_the_saas_connector_is_a_built_in_connector():
