@@ -4,7 +4,8 @@
 every matching profile at once; ``/users/delete`` by ``braze_ids``, which only queues the
 deletion (done later on Braze's clock: ``deletions.run()``); ``/users/track`` attributes;
 bearer REST API keys, and ``{message, errors}`` bodies. Braze documents no success status
-for these calls; the fake answers 201, as a Braze docs issue reports for an export."""
+for these calls; the fake answers 201, as a Braze docs issue reports for an export.
+Where Braze documents only an error's shape (a 400), the wording is the fake's own."""
 
 from __future__ import annotations
 

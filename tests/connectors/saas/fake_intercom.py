@@ -2,7 +2,8 @@
 descriptions/2.14) has it: contact and conversation search with a query object and
 ``pagination: {per_page, starting_after}`` in the body, answered with ``pages.next.
 starting_after`` while there is more; a contact's notes; a conversation with its parts;
-DELETE and PUT of a contact; ``GET /me``; bearer tokens, and ``error.list`` bodies."""
+DELETE and PUT of a contact; ``GET /me``; bearer tokens, and ``error.list`` bodies.
+Where Intercom documents only an error's shape (a 400), the wording is the fake's own."""
 
 from __future__ import annotations
 

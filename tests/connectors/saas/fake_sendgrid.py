@@ -4,6 +4,8 @@ answering ``{result: {<address>: {contact}}}`` or 404, the asynchronous ``DELETE
 /v3/marketing/contacts?ids=`` answering ``202 {job_id}``, the job's status at ``GET
 /v3/marketing/contacts/imports/{id}`` moving from ``pending`` to ``completed`` on SendGrid's
 own clock, ``GET /v3/scopes``, bearer API keys and ``{errors: [{field, message}]}`` bodies.
+Where SendGrid documents only an error's shape (a 400, the search's 404), the wording
+is the fake's own.
 
 Suppressions (unsubscribes, bounces) are held as data the template never touches, so a test
 can show they are still there after an erasure."""
@@ -65,7 +67,7 @@ class FakeSendGrid(Fake):
 
     @route("GET", r"/v3/scopes")
     def scopes(self, request: Request) -> Reply:
-        return 200, {"scopes": ["marketing.read", "marketing.write"]}
+        return 200, {"scopes": ["mail.send", "alerts.create", "alerts.read"]}  # the spec's example
 
     @route("POST", r"/v3/marketing/contacts/search/emails")
     def search_emails(self, request: Request) -> Reply:
