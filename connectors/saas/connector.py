@@ -215,8 +215,9 @@ class SaasConnector(Connector):
 
 
 def _with_changes(call: Call, changes: Mapping[str, Any]) -> Call:
-    """The request with each change at its path: ``properties.firstname`` nests in JSON; a
-    form's keys stay flat (``address[city]``)."""
+    """The request with each change at its path: ``properties.firstname`` nests in JSON,
+    ``attributes.0.first_name`` goes into the first item of a list the request's JSON
+    already has (Braze's ``/users/track``); a form's keys stay flat (``address[city]``)."""
     if call.form is not None:
         return replace(call, form={**call.form, **changes})
     body = dict(call.json or {})
@@ -226,8 +227,13 @@ def _with_changes(call: Call, changes: Mapping[str, Any]) -> Call:
 
 
 def _put(body: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``properties.firstname`` in a JSON body, making the objects on the way."""
+    """Set ``properties.firstname`` in a JSON body, making the objects on the way; a number
+    picks an item of a list that is already there."""
     *parents, last = path.split(".")
+    place: Any = body
     for part in parents:
-        body = body.setdefault(part, {})
-    body[last] = value
+        place = place[int(part)] if isinstance(place, list) else place.setdefault(part, {})
+    if isinstance(place, list):
+        place[int(last)] = value
+    else:
+        place[last] = value

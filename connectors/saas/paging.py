@@ -6,10 +6,15 @@ Kinds (a template's ``paging.kind``):
   (``next``: a field such as HubSpot's ``paging.next.after``) or from the last
   record (``next_from_last``: Stripe's ``starting_after`` is the last object's id);
   ``has_more`` names the vendor's own end flag. The cursor goes in the query or,
-  for searches sent as JSON, in the body (``in: body``).
+  for searches sent as JSON, in the body (``in: body``), where a dotted ``param``
+  nests (Intercom's ``pagination.starting_after``).
 - ``offset``: offset and limit parameters; ends when the offset reaches ``total``.
 - ``page``: a page number; ends when ``next``/``has_more`` say so.
 - ``link_header``: follows ``Link: <...>; rel="next"``.
+- ``next_url``: follows the URL the answer gives at ``next`` (Klaviyo's ``links.next``).
+
+A URL to follow (``link_header``, ``next_url``) is only followed to the base URL's
+host: the client refuses any other.
 
 Where the vendor gives no end marker, a page shorter than asked for ends the list.
 A list that runs past ``max_pages`` raises instead of looping: a vendor that keeps
@@ -53,11 +58,31 @@ Send = Callable[[Call], Answer | None]  # None: the vendor says there is nothing
 
 
 def records_of(body: Any, path: str | None) -> list[Any]:
-    """The records in an answer: the list at ``path``, or the answer itself."""
+    """The records in an answer: the list at ``path``, or the answer itself.
+
+    A ``*`` in ``path`` stands for every value of an object (or item of a list) there:
+    SendGrid answers ``{"result": {"<e-mail>": {"contact": {...}}}}``, keyed by an
+    address whose dots no dotted path can name, so its records are ``result.*.contact``.
+    """
+    if path is not None and "*" in path.split("."):
+        return _every(body, path.split("."))
     found = body if path is None else lookup(body, path)
     if found is None:
         return []
     return found if isinstance(found, list) else [found]
+
+
+def _every(value: Any, parts: list[str]) -> list[Any]:
+    if not parts:
+        return records_of(value, None)
+    head, *rest = parts
+    if head != "*":
+        return _every(lookup(value, (head,)), rest)
+    if isinstance(value, Mapping):
+        items = list(value.values())
+    else:
+        items = value if isinstance(value, list) else []
+    return [record for item in items for record in _every(item, rest)]
 
 
 def pages(
@@ -112,7 +137,7 @@ def _next(
         if cursor in (None, ""):
             return None
         if paging.get("in") == "body":
-            return replace(call, json={**(call.json or {}), paging["param"]: cursor})
+            return replace(call, json=_with(call.json or {}, paging["param"].split("."), cursor))
         return replace(call, query={**call.query, paging["param"]: cursor})
     if kind == "offset":
         offset = int(call.query[paging["offset_param"]]) + len(page)
@@ -131,5 +156,17 @@ def _next(
             return None
         following = paging.get("start", 1) + number
         return replace(call, query={**call.query, paging["param"]: following})
-    url = answer.links.get("next")  # link_header
-    return replace(call, target=url, query={}) if url else None
+    if kind == "next_url":
+        url = lookup(body, paging["next"])
+    else:  # link_header
+        url = answer.links.get("next")
+    return replace(call, target=url, query={}) if isinstance(url, str) and url else None
+
+
+def _with(body: Mapping[str, Any], path: list[str], value: Any) -> dict[str, Any]:
+    """A copy of a JSON body with ``value`` at ``path``; the objects on the way are copied."""
+    head, *rest = path
+    inner = body.get(head)
+    if rest:
+        value = _with(inner if isinstance(inner, Mapping) else {}, rest, value)
+    return {**body, head: value}

@@ -12,6 +12,8 @@ from typing import Any
 _TEXT = {"type": "string", "minLength": 1}
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
 _PATH = {"type": "string", "pattern": r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$"}
+#: a ``records`` path may say ``*`` for every value of an object (paging.records_of)
+_RECORDS = {"type": "string", "pattern": r"^(\*|[A-Za-z0-9_\-]+)(\.(\*|[A-Za-z0-9_\-]+))*$"}
 _STATUSES = {
     "type": "array",
     "items": {"type": "integer", "minimum": 400, "maximum": 599},
@@ -72,6 +74,15 @@ _PAGING_KINDS: dict[str, dict[str, Any]] = {
     "link_header": {
         "properties": {"size_param": _TEXT, "size": {"type": "integer", "minimum": 1}},
     },
+    # the answer names the next page's URL (Klaviyo's ``links.next``)
+    "next_url": {
+        "required": ["next"],
+        "properties": {
+            "next": _PATH,
+            "size_param": _TEXT,
+            "size": {"type": "integer", "minimum": 1},
+        },
+    },
 }
 
 
@@ -113,7 +124,7 @@ FIND_STEP: dict[str, Any] = {
         "category": _NAME,
         "for_each": _NAME,
         "request": REQUEST,
-        "records": _PATH,
+        "records": _RECORDS,
         "paging": PAGING,
         "match": {"oneOf": [_MATCH, {"type": "array", "items": _MATCH, "minItems": 1}]},
         "not_found": _STATUSES,

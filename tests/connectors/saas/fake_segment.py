@@ -5,16 +5,14 @@ to FINISHED (or a failure) on Segment's own clock; errors are ``{errors: [...]}`
 
 from __future__ import annotations
 
-from typing import Any
-
-from .vendor_server import Fake, Reply, Request, route
+from .vendor_server import Fake, Job, Reply, Request, route
 
 TOKEN = "sgp_Q1x5RcQxQ0pZ3segmenttesttoken"
 
 
 class FakeSegment(Fake):
     def __init__(self) -> None:
-        self.regulations: dict[str, dict[str, Any]] = {}
+        self.regulations: dict[str, Job] = {}
         #: the statuses each new regulation reports, one per status request, the last repeated
         self.progress = ["INITIALIZED", "RUNNING", "FINISHED"]
         self.users_with_data = {"cust-alice-42", "cust-bob-7"}
@@ -45,7 +43,12 @@ class FakeSegment(Fake):
                 ]
             }
         rid = f"reg{len(self.regulations) + 1}"
-        self.regulations[rid] = {"body": body, "asked": 0}
+        subjects = set(body["subjectIds"])
+
+        def delete() -> None:
+            self.users_with_data -= subjects
+
+        self.regulations[rid] = Job(list(self.progress), "FINISHED", delete)
         return 200, {"data": {"regulateId": rid}}
 
     @route("GET", r"/regulations/(\w+)")
@@ -53,10 +56,7 @@ class FakeSegment(Fake):
         regulation = self.regulations.get(rid)
         if regulation is None:
             return self.missing(request)
-        status = self.progress[min(regulation["asked"], len(self.progress) - 1)]
-        regulation["asked"] += 1
-        if status == "FINISHED":
-            self.users_with_data -= set(regulation["body"]["subjectIds"])
+        status = regulation.status()
         return 200, {
             "data": {
                 "regulation": {

@@ -15,7 +15,17 @@ import pytest
 
 from connectors.base import ConnectorError, Subject
 
-from . import fake_hubspot, fake_mailchimp, fake_segment, fake_stripe, fake_zendesk
+from . import (
+    fake_braze,
+    fake_hubspot,
+    fake_intercom,
+    fake_klaviyo,
+    fake_mailchimp,
+    fake_segment,
+    fake_sendgrid,
+    fake_stripe,
+    fake_zendesk,
+)
 from .vendor_server import VendorServer, serving
 
 KEY = fake_stripe.KEY
@@ -188,12 +198,36 @@ def test_messages_and_logs_hold_no_identifier_and_no_secret(connect, alice, capl
 
 
 VENDORS = {  # template: (fake, secrets, settings, the vendor's words for a wrong credential)
+    "sendgrid": (
+        fake_sendgrid.populated,
+        {"api_key": fake_sendgrid.KEY},
+        {},
+        "authorization required",
+    ),
     "stripe": (fake_stripe.populated, {"api_key": fake_stripe.KEY}, {}, "Invalid API Key provided"),
+    "braze": (
+        fake_braze.populated,
+        {"api_key": fake_braze.KEY},
+        {"rest_host": "rest.iad-01.braze.com"},
+        "Invalid API key",
+    ),
     "hubspot": (
         fake_hubspot.populated,
         {"access_token": fake_hubspot.TOKEN},
         {},
         "Authentication credentials not found",
+    ),
+    "intercom": (
+        fake_intercom.populated,
+        {"access_token": fake_intercom.TOKEN},
+        {},
+        "Access Token Invalid",
+    ),
+    "klaviyo": (
+        fake_klaviyo.populated,
+        {"api_key": fake_klaviyo.KEY},
+        {},
+        "Missing or invalid authorization scheme",
     ),
     "mailchimp": (
         fake_mailchimp.populated,

@@ -11,6 +11,8 @@ does with them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import threading
@@ -83,6 +85,68 @@ def page_size(request: Request, name: str, *, default: int, maximum: int) -> int
     if not 1 <= size <= maximum:
         return 400, {"error": f"{name} must be between 1 and {maximum}"}
     return size
+
+
+def bearer(request: Request, token: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <token>``."""
+    return request.headers.get("authorization") == f"Bearer {token}"
+
+
+def cursor_page(
+    items: list[Any], cursor: str | None, size: int
+) -> tuple[list[Any], str | None, int]:
+    """One page of ``items`` after an opaque cursor, the cursor of the next page (None at the
+    end) and where the page starts. Raises ValueError for a cursor no fake handed out."""
+    start = 0
+    if cursor:
+        try:
+            kind, _, offset = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ValueError("not a cursor") from None
+        if kind != "after" or not offset.isdigit():
+            raise ValueError("not a cursor")
+        start = int(offset)
+    end = start + size
+    following = base64.urlsafe_b64encode(f"after:{end}".encode()).decode()
+    return items[start:end], following if end < len(items) else None, start
+
+
+class Later:
+    """Work a vendor accepted (``202 Accepted``) and does on its own clock: a test says when."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Callable[[], None]] = []
+
+    def add(self, work: Callable[[], None]) -> None:
+        self.waiting.append(work)
+
+    def run(self) -> int:
+        """Do everything accepted so far; how many pieces of work that was."""
+        done, self.waiting = self.waiting, []
+        for work in done:
+            work()
+        return len(done)
+
+
+@dataclass
+class Job:
+    """A job a vendor runs on its own clock, reported by a status endpoint: each look moves
+    it one step along ``progress`` (the last step repeats); ``when_done`` runs once, the
+    first time the job is seen at ``done``."""
+
+    progress: list[str]
+    done: str
+    when_done: Callable[[], None] = lambda: None
+    looks: int = 0
+    finished: bool = False
+
+    def status(self) -> str:
+        status = self.progress[min(self.looks, len(self.progress) - 1)]
+        self.looks += 1
+        if status == self.done and not self.finished:
+            self.finished = True
+            self.when_done()
+        return status
 
 
 class VendorServer(LoopbackServer):
