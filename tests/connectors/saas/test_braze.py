@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import ConnectorError, Subject
+from connectors.base import Subject
 from connectors.saas.connector import SaasConnector
 
 from .fake_braze import KEY, populated
@@ -122,6 +122,9 @@ def test_rectify_tracks_the_new_name_on_each_existing_profile(braze, connector, 
     assert braze.fake.users[braze.people["bob"]]["first_name"] == "Bob"
 
 
-def test_email_and_phone_are_not_offered_for_rectification(connector, alice):
-    with pytest.raises(ConnectorError, match="cannot change 'email', 'phone'"):
-        connector.rectify(alice, {"email": "alys@example.com", "phone": "+447700900999"})
+def test_email_and_phone_are_not_offered_for_rectification(braze, connector, alice):
+    """In /users/track they also identify the user: they are left alone, and the receipt says so."""
+    receipt = connector.rectify(alice, {"email": "alys@example.com", "phone": "+447700900999"})
+
+    assert (receipt.affected, receipt.detail["ignored"]) == (0, ["email", "phone"])
+    assert not braze.calls("POST", "/users/track")
