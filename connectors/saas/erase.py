@@ -7,11 +7,14 @@ deleted, so deleting never disturbs the paging of a list still being read.
 Idempotent: what is already gone (404/410, or a step's ``gone`` statuses) counts as
 done, and a second erasure finds nothing and affects nothing.
 
-Two things make an erasure span several calls, both carried in ``Deferred.state``
+Three things make an erasure span several calls, all carried in ``Deferred.state``
 and handed back by the engine as ``JobContext.state``:
 
 - a vendor deletion that finishes later (``poll``): the first call starts it, later
   calls ask its status endpoint until it says done (or failed);
+- a vendor deletion that finishes later and reports no status (``confirm_after``):
+  the first call requests it, later calls look again with the find steps until what
+  it deleted is no longer there (Klaviyo, Braze);
 - a transient failure after some requests went through (a long 429 between
   Zendesk's two deletions): the rest of the plan is kept, so the next call resumes
   where this one stopped instead of finding nothing and calling that done.
@@ -74,6 +77,7 @@ class Erasure:
                     poll_after=after,
                     state={"erase": progress},
                 )
+        self._confirm(scope, progress)
         detail: dict[str, Any] = {"template": self.template.name, "kept": progress["kept"]}
         if progress["finished"]:
             detail["vendor_deletions"] = progress["finished"]
@@ -86,6 +90,27 @@ class Erasure:
             by_category=by_category,
             detail=detail,
         )
+
+    def _confirm(self, scope: Scope, progress: dict[str, Any]) -> None:
+        """For deletions the vendor only queues: done once the find steps no longer find them."""
+        steps = [step for step in self.template.erase if step.confirm_after and step.for_each]
+        if not steps:
+            return
+        targets = {step.for_each for step in steps}
+        try:
+            left = sum(1 for found in self.finder.walk(scope, wanted=self.finder.needed(targets))
+                       if found.step.name in targets)
+        except ConnectorError as exc:
+            if exc.permanent:
+                raise
+            left = -1  # could not look: look again later
+        if left:
+            state = "has not yet carried out" if left > 0 else "could not be asked about"
+            raise Deferred(
+                f"{self.template.title} {state} the deletion it queued; looking again later",
+                poll_after=max(step.confirm_after for step in steps),
+                state={"erase": progress},
+            )
 
     def _plan(self, scope: Scope) -> dict[str, Any]:
         template = self.template

@@ -158,6 +158,9 @@ ERASE_STEP: dict[str, Any] = {
         "gone": _STATUSES,
         "counts": {"type": "boolean"},
         "poll": POLL,
+        # the vendor queues the deletion and reports no status: look again (the find steps)
+        # this many seconds later, until what it deleted is gone
+        "confirm_after": {"type": "number", "minimum": 1},
     },
     "anyOf": [{"required": ["for_each"]}, {"required": ["category"]}],
 }

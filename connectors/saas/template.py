@@ -68,6 +68,7 @@ class EraseStep:
     gone: frozenset[int] = frozenset({404, 410})
     counts: bool = True
     poll: Mapping[str, Any] | None = None
+    confirm_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ def _build(data: dict[str, Any], filename: str) -> Template:
                 gone=frozenset(step.get("gone", (404, 410))),
                 counts=step.get("counts", True),
                 poll=step.get("poll"),
+                confirm_after=step.get("confirm_after"),
             )
             for step in data.get("erase", [])
         ),

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import Subject
+from connectors.base import Deferred, Subject
 from connectors.saas.connector import SaasConnector
 
+from .deferred import erase_until_done
 from .fake_braze import KEY, populated
 from .vendor_server import serving
 
@@ -67,8 +68,10 @@ def test_locate_counts_and_someone_unknown_has_nothing(braze, connector, alice):
 
 
 def test_an_erasure_deletes_each_of_alices_profiles_by_braze_id(braze, connector, alice):
-    receipt = connector.erase(alice)
+    receipt, deferrals = erase_until_done(connector, alice, between=braze.fake.deletions.run)
 
+    assert [d.poll_after for d in deferrals] == [3600]  # queued: looked at again an hour later
+    assert "has not yet carried out the deletion" in deferrals[0].message
     assert receipt.affected == 2 and receipt.by_category == {"users": 2}
     deletes = [d.json for d in braze.calls("POST", "/users/delete")]
     assert sorted(deletes, key=str) == sorted(
@@ -81,8 +84,9 @@ def test_an_erasure_deletes_each_of_alices_profiles_by_braze_id(braze, connector
 def test_the_queued_deletion_happens_when_braze_runs_it_and_leaves_the_others(
     braze, connector, alice
 ):
-    connector.erase(alice)
-    assert connector.locate(alice).found == 2  # queued, not yet done
+    with pytest.raises(Deferred):  # queued, not yet done: the erasure is not called done
+        connector.erase(alice)
+    assert connector.locate(alice).found == 2
 
     braze.fake.deletions.run()
 
@@ -91,8 +95,7 @@ def test_the_queued_deletion_happens_when_braze_runs_it_and_leaves_the_others(
 
 
 def test_erasing_again_after_the_queue_ran_sends_nothing(braze, connector, alice):
-    connector.erase(alice)
-    braze.fake.deletions.run()
+    erase_until_done(connector, alice, between=braze.fake.deletions.run)
 
     again = connector.erase(alice)
 

@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from connectors.base import Subject
+from connectors.base import Deferred, Subject
 
+from .deferred import erase_until_done
 from .fake_klaviyo import KEY, populated
 from .vendor_server import serving
 
@@ -60,8 +61,9 @@ def test_locate_counts_learns_the_id_and_someone_unknown_has_nothing(klaviyo, co
 
 
 def test_an_erasure_requests_the_deletion_of_alices_profile(klaviyo, connector, alice):
-    receipt = connector.erase(alice)
+    receipt, deferrals = erase_until_done(connector, alice, between=klaviyo.fake.deletions.run)
 
+    assert [d.poll_after for d in deferrals] == [3600]  # requested: looked at again an hour later
     assert receipt.affected == 1 and receipt.by_category == {"profiles": 1}
     jobs = klaviyo.calls("POST", "/api/data-privacy-deletion-jobs")
     assert [j.json for j in jobs] == [
@@ -82,8 +84,9 @@ def test_an_erasure_requests_the_deletion_of_alices_profile(klaviyo, connector, 
 
 
 def test_the_deletion_happens_when_klaviyo_runs_it_and_leaves_the_others(klaviyo, connector, alice):
-    connector.erase(alice)
-    assert connector.locate(alice).found == 451  # requested, not yet done: nothing to confirm
+    with pytest.raises(Deferred):  # requested, not yet done: the erasure is not called done
+        connector.erase(alice)
+    assert connector.locate(alice).found == 451
 
     klaviyo.fake.deletions.run()
 
@@ -96,8 +99,7 @@ def test_the_deletion_happens_when_klaviyo_runs_it_and_leaves_the_others(klaviyo
 
 
 def test_erasing_again_after_the_deletion_ran_requests_nothing(klaviyo, connector, alice):
-    connector.erase(alice)
-    klaviyo.fake.deletions.run()
+    erase_until_done(connector, alice, between=klaviyo.fake.deletions.run)
 
     again = connector.erase(alice)
 
