@@ -11,6 +11,7 @@ does with them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -83,6 +84,27 @@ def page_size(request: Request, name: str, *, default: int, maximum: int) -> int
     if not 1 <= size <= maximum:
         return 400, {"error": f"{name} must be between 1 and {maximum}"}
     return size
+
+
+class Tokens:
+    """The access tokens a fake's OAuth token endpoint issued, and which are still good."""
+
+    def __init__(self, prefix: str = "tok-") -> None:
+        self.prefix = prefix
+        self.issued: list[str] = []
+        self.valid: set[str] = set()
+        self._serial = itertools.count(1)
+
+    def issue(self) -> str:
+        token = f"{self.prefix}{next(self._serial)}"
+        self.issued.append(token)
+        self.valid.add(token)
+        return token
+
+    def bearer(self, request: Request) -> bool:
+        """Whether the request carries ``Authorization: Bearer <a good token>``."""
+        given = request.headers.get("authorization", "")
+        return given.startswith("Bearer ") and given.removeprefix("Bearer ") in self.valid
 
 
 class VendorServer(LoopbackServer):
