@@ -10,6 +10,8 @@ Kinds (a template's ``paging.kind``):
 - ``offset``: offset and limit parameters; ends when the offset reaches ``total``.
 - ``page``: a page number; ends when ``next``/``has_more`` say so.
 - ``link_header``: follows ``Link: <...>; rel="next"``.
+- ``next_url``: follows a URL or path that the answer itself holds (``next``: Salesforce's
+  ``nextRecordsUrl``), asked for as it is, without the first request's query.
 
 Where the vendor gives no end marker, a page shorter than asked for ends the list.
 A list that runs past ``max_pages`` raises instead of looping: a vendor that keeps
@@ -131,5 +133,8 @@ def _next(
             return None
         following = paging.get("start", 1) + number
         return replace(call, query={**call.query, paging["param"]: following})
-    url = answer.links.get("next")  # link_header
-    return replace(call, target=url, query={}) if url else None
+    if kind == "next_url":
+        url = lookup(body, paging["next"])
+    else:  # link_header
+        url = answer.links.get("next")
+    return replace(call, target=url, query={}) if isinstance(url, str) and url else None

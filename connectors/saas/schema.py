@@ -72,6 +72,16 @@ _PAGING_KINDS: dict[str, dict[str, Any]] = {
     "link_header": {
         "properties": {"size_param": _TEXT, "size": {"type": "integer", "minimum": 1}},
     },
+    # the next page's URL (or path) is a field of the answer
+    "next_url": {
+        "required": ["next"],
+        "properties": {
+            "next": _PATH,
+            "has_more": _PATH,
+            "size_param": _TEXT,
+            "size": {"type": "integer", "minimum": 1},
+        },
+    },
 }
 
 

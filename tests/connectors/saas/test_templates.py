@@ -46,7 +46,7 @@ def problem(text: str, filename: str = "tiny.yaml") -> str:
 def test_every_built_in_template_loads():
     listed = catalogue.available()
 
-    assert {"stripe", "hubspot", "mailchimp", "zendesk", "segment"} <= set(listed)
+    assert {"stripe", "hubspot", "mailchimp", "zendesk", "segment", "salesforce"} <= set(listed)
     assert {name: info.error for name, info in listed.items()} == dict.fromkeys(listed)
     assert all(info.origin == "built-in" and info.docs for info in listed.values())
     assert listed["segment"].actions == ("erase",)
@@ -62,7 +62,7 @@ def test_a_schema_error_names_the_file_and_line():
 
     assert problem(text) == (
         "tiny.yaml, line 19: find.0.paging.kind: 'cursors' is not one of "
-        "['cursor', 'link_header', 'offset', 'page']"
+        "['cursor', 'link_header', 'next_url', 'offset', 'page']"
     )
 
 
