@@ -199,6 +199,17 @@ class VendorServer(LoopbackServer):
         return Handler
 
 
+def erase_again(
+    connector: Any, subject: Any, server: VendorServer, method: str, pattern: str
+) -> tuple[Any, int]:
+    """Erase ``subject`` twice; the second receipt, and how many more ``method`` requests on
+    paths matching ``pattern`` the second erasure sent."""
+    connector.erase(subject)
+    before = len(server.calls(method, pattern))
+    receipt = connector.erase(subject)
+    return receipt, len(server.calls(method, pattern)) - before
+
+
 @contextmanager
 def serving(
     populated: Callable[[], tuple[Fake, dict[str, Any]]], *, prefix: str = ""
