@@ -15,7 +15,7 @@ import pytest
 
 from connectors.base import ConnectorError, Subject
 
-from . import fake_hubspot, fake_mailchimp, fake_segment, fake_stripe, fake_zendesk
+from . import fake_auth0, fake_hubspot, fake_mailchimp, fake_segment, fake_stripe, fake_zendesk
 from .vendor_server import VendorServer, serving
 
 KEY = fake_stripe.KEY
@@ -212,6 +212,12 @@ VENDORS = {  # template: (fake, secrets, settings, the vendor's words for a wron
         {"token": fake_segment.TOKEN},
         {},
         "Unauthorized",
+    ),
+    "auth0": (  # refused at the token endpoint
+        fake_auth0.populated,
+        {"client_id": fake_auth0.CLIENT_ID, "client_secret": fake_auth0.CLIENT_SECRET},
+        {"domain": fake_auth0.DOMAIN},
+        "POST (token URL) answered 401: Unauthorized",
     ),
 }
 
