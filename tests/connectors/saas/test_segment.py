@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from connectors.base import Action, ConnectorError, Deferred, JobContext, Subject
 
 from .fake_segment import TOKEN, FakeSegment
-from .vendor_server import VendorServer
+from .vendor_server import VendorServer, erase_until_done
 
 
 @pytest.fixture
@@ -26,21 +24,6 @@ def connector(segment, connect):
 @pytest.fixture
 def alice() -> Subject:
     return Subject("req-alice", {"email": "alice@example.com", "customer_id": "cust-alice-42"})
-
-
-def erase_until_done(connector, subject, *, calls: int = 10):
-    """What the engine does: call erase again with the state of the last Deferred."""
-    state: dict = {}
-    deferrals = []
-    for _ in range(calls):
-        try:
-            return connector.erase(
-                subject, job=JobContext("job-1", "idem-1", state=state)
-            ), deferrals
-        except Deferred as waiting:
-            deferrals.append(waiting)
-            state = json.loads(json.dumps(waiting.state))  # what the engine stores is JSON
-    raise AssertionError("still deferred")
 
 
 def test_the_template_only_erases(connector):

@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from connectors.base import Deferred, JobContext
+
 from ..loopback import LoopbackServer, reply
 
 Reply = tuple[int, Any] | tuple[int, Any, dict[str, str]]
@@ -208,6 +210,23 @@ def erase_again(
     before = len(server.calls(method, pattern))
     receipt = connector.erase(subject)
     return receipt, len(server.calls(method, pattern)) - before
+
+
+def erase_until_done(connector: Any, subject: Any, *, calls: int = 10) -> tuple[Any, list[Any]]:
+    """What the engine does with a deletion that finishes later: call ``erase`` again with the
+    state of the last ``Deferred`` (kept as JSON), until a receipt comes back; the receipt and
+    the deferrals on the way."""
+    state: dict[str, Any] = {}
+    deferrals = []
+    for _ in range(calls):
+        try:
+            return connector.erase(
+                subject, job=JobContext("job-1", "idem-1", state=state)
+            ), deferrals
+        except Deferred as waiting:
+            deferrals.append(waiting)
+            state = json.loads(json.dumps(waiting.state))
+    raise AssertionError("still deferred")
 
 
 @contextmanager
