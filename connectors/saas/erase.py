@@ -11,7 +11,8 @@ Two things make an erasure span several calls, both carried in ``Deferred.state`
 and handed back by the engine as ``JobContext.state``:
 
 - a vendor deletion that finishes later (``poll``): the first call starts it, later
-  calls ask its status endpoint until it says done (or failed);
+  calls ask its status endpoint until it says done (or failed), or answers one of the
+  poll's ``gone`` statuses (the thing is no longer there);
 - a transient failure after some requests went through (a long 429 between
   Zendesk's two deletions): the rest of the plan is kept, so the next call resumes
   where this one stopped instead of finding nothing and calling that done.
@@ -157,10 +158,12 @@ class Erasure:
                 affected[step.category] = affected.get(step.category, 0) + 1
             if step.poll is not None:
                 vendor_id = lookup(answer.body, step.poll["id"])
-                if vendor_id in (None, ""):
+                if vendor_id in (None, ""):  # GraphQL, for one, says why in a 2xx answer
+                    said = self.client.said(answer.body)
                     raise ConnectorError(
                         f"{self.template.name}: {planned['call']['what']} answered without "
-                        f"{step.poll['id']}; cannot follow the deletion",
+                        f"{step.poll['id']}; cannot follow the deletion"
+                        + (f": {said}" if said else ""),
                         permanent=True,
                     )
                 progress["polls"].append({"step": planned["step"], "id": str(vendor_id)})
@@ -174,9 +177,13 @@ class Erasure:
             spec = self.template.erase[poll["step"]].poll
             assert spec is not None
             scope = Scope({"config": self.config, "id": poll["id"]})
-            answer = self.client.send(call_for(spec["request"], scope, template=self.template))
-            status = lookup(answer.body if answer else None, spec["status"])
-            if status in spec["done"]:
+            call = call_for(spec["request"], scope, template=self.template)
+            answer = self.client.send(call, accept=spec.get("gone", ()))
+            if answer is None:  # the vendor no longer has the thing: its deletion is done
+                finished.append({"id": poll["id"], "status": "gone"})
+                continue
+            status = lookup(answer.body, spec["status"])
+            if status in spec.get("done", ()):
                 finished.append({"id": poll["id"], "status": status})
             elif status in spec["running"]:
                 running.append(poll)

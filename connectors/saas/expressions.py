@@ -56,6 +56,7 @@ FILTERS: dict[str, Callable[[str], str]] = {
     "sha256": lambda text: hashlib.sha256(text.encode()).hexdigest(),
     "urlencode": lambda text: quote(text, safe=""),
     "soql": soql,
+    "last_segment": lambda text: text.rsplit("/", 1)[-1],
 }
 
 #: Roots whose values are personal data or secrets: what they render to is scrubbed

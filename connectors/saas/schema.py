@@ -134,7 +134,7 @@ FIND_STEP: dict[str, Any] = {
 
 POLL: dict[str, Any] = {
     "type": "object",
-    "required": ["id", "request", "status", "done", "running"],
+    "required": ["id", "request", "status", "running"],
     "additionalProperties": False,
     "properties": {
         "id": _PATH,
@@ -142,8 +142,11 @@ POLL: dict[str, Any] = {
         "status": _PATH,
         "done": {"type": "array", "items": _TEXT, "minItems": 1},
         "running": {"type": "array", "items": _TEXT, "minItems": 1},
+        # statuses of the poll request that mean the thing is gone: the deletion is done
+        "gone": _STATUSES,
         "poll_after": {"type": "number", "minimum": 1},
     },
+    "anyOf": [{"required": ["done"]}, {"required": ["gone"]}],
 }
 
 ERASE_STEP: dict[str, Any] = {

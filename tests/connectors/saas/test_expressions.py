@@ -86,3 +86,11 @@ def test_soql_escapes_what_would_end_or_break_a_quoted_string(given, literal):
     rendered = scope.render("WHERE Email = '{{ subject.email | soql }}'")
 
     assert rendered == f"WHERE Email = '{literal}'"
+
+
+def test_last_segment_takes_the_id_at_the_end_of_a_global_id():
+    scope = Scope({"id": "gid://shopify/Customer/207119551"})
+
+    assert scope.render("/customers/{{ id | last_segment }}.json", segment=True) == (
+        "/customers/207119551.json"
+    )
