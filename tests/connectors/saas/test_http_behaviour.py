@@ -15,7 +15,15 @@ import pytest
 
 from connectors.base import ConnectorError, Subject
 
-from . import fake_auth0, fake_hubspot, fake_mailchimp, fake_segment, fake_stripe, fake_zendesk
+from . import (
+    fake_auth0,
+    fake_hubspot,
+    fake_mailchimp,
+    fake_segment,
+    fake_shopify,
+    fake_stripe,
+    fake_zendesk,
+)
 from .vendor_server import VendorServer, serving
 
 KEY = fake_stripe.KEY
@@ -212,6 +220,12 @@ VENDORS = {  # template: (fake, secrets, settings, the vendor's words for a wron
         {"token": fake_segment.TOKEN},
         {},
         "Unauthorized",
+    ),
+    "shopify": (
+        fake_shopify.populated,
+        {"access_token": fake_shopify.TOKEN},
+        {"shop": "acme"},
+        "Invalid API key or access token",
     ),
     "auth0": (  # refused at the token endpoint
         fake_auth0.populated,
