@@ -157,12 +157,16 @@ class VendorClient:
     def _where(self, call: Call) -> str:
         return f"{self.label}: {call.what}"
 
-    def _error(self, call: Call, status: int, body: Any) -> ConnectorError:
+    def said(self, body: Any) -> str:
+        """What the vendor's answer says went wrong, from the template's ``error_message``."""
         said = next(
             (text for path in self._error_paths if isinstance(text := lookup(body, path), str)),
             "",
         )
-        said = " ".join(said.split())[:300]
+        return " ".join(said.split())[:300]
+
+    def _error(self, call: Call, status: int, body: Any) -> ConnectorError:
+        said = self.said(body)
         message = f"{self._where(call)} answered {status}" + (f": {said}" if said else "")
         if status in (401, 403):
             message += " (check the system's secrets and the permissions they grant)"

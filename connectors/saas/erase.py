@@ -11,7 +11,8 @@ Three things make an erasure span several calls, all carried in ``Deferred.state
 and handed back by the engine as ``JobContext.state``:
 
 - a vendor deletion that finishes later (``poll``): the first call starts it, later
-  calls ask its status endpoint until it says done (or failed);
+  calls ask its status endpoint until it says done (or failed), or answers one of the
+  poll's ``gone`` statuses (the thing is no longer there);
 - a vendor deletion that finishes later and reports no status (``confirm_after``):
   the first call requests it, later calls look again with the find steps until what
   it deleted is no longer there (Klaviyo, Braze);
@@ -182,10 +183,12 @@ class Erasure:
                 affected[step.category] = affected.get(step.category, 0) + 1
             if step.poll is not None:
                 vendor_id = lookup(answer.body, step.poll["id"])
-                if vendor_id in (None, ""):
+                if vendor_id in (None, ""):  # GraphQL, for one, says why in a 2xx answer
+                    said = self.client.said(answer.body)
                     raise ConnectorError(
                         f"{self.template.name}: {planned['call']['what']} answered without "
-                        f"{step.poll['id']}; cannot follow the deletion",
+                        f"{step.poll['id']}; cannot follow the deletion"
+                        + (f": {said}" if said else ""),
                         permanent=True,
                     )
                 progress["polls"].append({"step": planned["step"], "id": str(vendor_id)})
@@ -199,9 +202,13 @@ class Erasure:
             spec = self.template.erase[poll["step"]].poll
             assert spec is not None
             scope = Scope({"config": self.config, "id": poll["id"]})
-            answer = self.client.send(call_for(spec["request"], scope, template=self.template))
-            status = lookup(answer.body if answer else None, spec["status"])
-            if status in spec["done"]:
+            call = call_for(spec["request"], scope, template=self.template)
+            answer = self.client.send(call, accept=spec.get("gone", ()))
+            if answer is None:  # the vendor no longer has the thing: its deletion is done
+                finished.append({"id": poll["id"], "status": "gone"})
+                continue
+            status = lookup(answer.body, spec["status"])
+            if status in spec.get("done", ()):
                 finished.append({"id": poll["id"], "status": status})
             elif status in spec["running"]:
                 running.append(poll)

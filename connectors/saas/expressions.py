@@ -26,6 +26,28 @@ from urllib.parse import quote
 PLACEHOLDER = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.DOTALL)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 
+#: SOQL's escape sequences inside a quoted string literal (Salesforce, "Quoted String Escape
+#: Sequences"). Any other control character is written as \uXXXX, which SOQL also accepts; so is
+#: backspace, as the documentation names \b "bell", and which of the two it means is unclear.
+_SOQL_ESCAPES = {
+    "\\": "\\\\",
+    "'": "\\'",
+    '"': '\\"',
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\f": "\\f",
+}
+
+
+def soql(text: str) -> str:
+    """``text`` safe between the single quotes of a SOQL string literal."""
+    return "".join(
+        _SOQL_ESCAPES.get(char) or (f"\\u{ord(char):04x}" if ord(char) < 0x20 else char)
+        for char in text
+    )
+
+
 FILTERS: dict[str, Callable[[str], str]] = {
     "lower": str.lower,
     "upper": str.upper,
@@ -33,6 +55,8 @@ FILTERS: dict[str, Callable[[str], str]] = {
     "md5": lambda text: hashlib.md5(text.encode(), usedforsecurity=False).hexdigest(),
     "sha256": lambda text: hashlib.sha256(text.encode()).hexdigest(),
     "urlencode": lambda text: quote(text, safe=""),
+    "soql": soql,
+    "last_segment": lambda text: text.rsplit("/", 1)[-1],
 }
 
 #: Roots whose values are personal data or secrets: what they render to is scrubbed

@@ -11,7 +11,9 @@ Kinds (a template's ``paging.kind``):
 - ``offset``: offset and limit parameters; ends when the offset reaches ``total``.
 - ``page``: a page number; ends when ``next``/``has_more`` say so.
 - ``link_header``: follows ``Link: <...>; rel="next"``.
-- ``next_url``: follows the URL the answer gives at ``next`` (Klaviyo's ``links.next``).
+- ``next_url``: follows the URL (or path) the answer gives at ``next``: Klaviyo's
+  ``links.next``, Salesforce's ``nextRecordsUrl``; asked for as it is, without the first
+  request's query.
 
 A URL to follow (``link_header``, ``next_url``) is only followed to the base URL's
 host: the client refuses any other.

@@ -74,11 +74,13 @@ _PAGING_KINDS: dict[str, dict[str, Any]] = {
     "link_header": {
         "properties": {"size_param": _TEXT, "size": {"type": "integer", "minimum": 1}},
     },
-    # the answer names the next page's URL (Klaviyo's ``links.next``)
+    # the answer names the next page's URL or path (Klaviyo's links.next, Salesforce's
+    # nextRecordsUrl)
     "next_url": {
         "required": ["next"],
         "properties": {
             "next": _PATH,
+            "has_more": _PATH,
             "size_param": _TEXT,
             "size": {"type": "integer", "minimum": 1},
         },
@@ -135,7 +137,7 @@ FIND_STEP: dict[str, Any] = {
 
 POLL: dict[str, Any] = {
     "type": "object",
-    "required": ["id", "request", "status", "done", "running"],
+    "required": ["id", "request", "status", "running"],
     "additionalProperties": False,
     "properties": {
         "id": _PATH,
@@ -143,8 +145,11 @@ POLL: dict[str, Any] = {
         "status": _PATH,
         "done": {"type": "array", "items": _TEXT, "minItems": 1},
         "running": {"type": "array", "items": _TEXT, "minItems": 1},
+        # statuses of the poll request that mean the thing is gone: the deletion is done
+        "gone": _STATUSES,
         "poll_after": {"type": "number", "minimum": 1},
     },
+    "anyOf": [{"required": ["done"]}, {"required": ["gone"]}],
 }
 
 ERASE_STEP: dict[str, Any] = {

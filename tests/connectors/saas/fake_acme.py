@@ -5,11 +5,10 @@ token endpoint (RFC 6749 sections 4.4 and 5.2), API keys in a header or the quer
 from __future__ import annotations
 
 import base64
-import itertools
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from .vendor_server import Fake, Reply, Request, route
+from .vendor_server import Fake, Reply, Request, Tokens, route
 
 CLIENT_ID, CLIENT_SECRET = "acme-client", "acme-client-secret-4f1c9d"
 API_KEY = "acme-api-key-77d2e0"
@@ -49,9 +48,7 @@ class FakeAcme(Fake):
     def __init__(self, auth: str) -> None:
         self.auth = auth
         self.lifetime = 3600
-        self.valid_tokens: set[str] = set()
-        self.issued: list[str] = []
-        self._serial = itertools.count(1)
+        self.tokens = Tokens()
         self.people = [
             {"id": n, "email": "alice@example.com" if n % 2 else f"x{n}@example.com"}
             for n in range(1, 241)
@@ -62,8 +59,7 @@ class FakeAcme(Fake):
         if request.path == "/oauth/token":
             return None
         if self.auth == "oauth":
-            token = request.headers.get("authorization", "").removeprefix("Bearer ")
-            ok = token in self.valid_tokens
+            ok = self.tokens.bearer(request)
         elif self.auth == "header":
             ok = request.headers.get("x-api-key") == API_KEY
         else:
@@ -85,11 +81,8 @@ class FakeAcme(Fake):
                 "error": "invalid_client",
                 "error_description": "Client authentication failed",
             }
-        token = f"tok-{next(self._serial)}"
-        self.valid_tokens.add(token)
-        self.issued.append(token)
         return 200, {
-            "access_token": token,
+            "access_token": self.tokens.issue(),
             "token_type": "Bearer",
             "expires_in": self.lifetime,
             "scope": form.get("scope", ""),

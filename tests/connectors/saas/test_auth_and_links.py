@@ -46,19 +46,19 @@ def test_a_token_is_fetched_again_when_it_is_about_to_expire(oauth, connect, ali
     time.sleep(1.0)
     connector.locate(alice)
 
-    assert oauth.fake.issued == ["tok-1", "tok-2"]
+    assert oauth.fake.tokens.issued == ["tok-1", "tok-2"]
     assert oauth.calls("GET", "/api/people")[-1].headers["authorization"] == "Bearer tok-2"
 
 
 def test_a_revoked_token_is_renewed_once_on_a_401(oauth, connect, alice):
     connector = connect("acme", oauth.url, SECRETS)
     connector.locate(alice)
-    oauth.fake.valid_tokens.clear()  # revoked at the vendor before it expired
+    oauth.fake.tokens.valid.clear()  # revoked at the vendor before it expired
 
     found = connector.locate(alice)
 
     assert found.by_category == {"people": 120}
-    assert oauth.fake.issued == ["tok-1", "tok-2"]
+    assert oauth.fake.tokens.issued == ["tok-1", "tok-2"]
 
 
 def test_a_token_refused_even_after_renewal_is_a_permanent_error(oauth, connect, alice):

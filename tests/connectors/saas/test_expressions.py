@@ -68,3 +68,29 @@ def test_an_absent_value_names_the_path_not_a_value(scope):
 def test_anything_but_a_path_and_known_filters_is_refused(text):
     with pytest.raises(ExpressionError):
         parse(text)
+
+
+@pytest.mark.parametrize(
+    ("given", "literal"),
+    [
+        ("alice@example.com", "alice@example.com"),
+        ("o'brien@example.com", "o\\'brien@example.com"),
+        ("x' OR Email != '", "x\\' OR Email != \\'"),
+        ("back\\slash@example.com", "back\\\\slash@example.com"),
+        ('a"b\nc\td\x07e', 'a\\"b\\nc\\td\\u0007e'),
+    ],
+)
+def test_soql_escapes_what_would_end_or_break_a_quoted_string(given, literal):
+    scope = Scope({"subject": {"email": given}})
+
+    rendered = scope.render("WHERE Email = '{{ subject.email | soql }}'")
+
+    assert rendered == f"WHERE Email = '{literal}'"
+
+
+def test_last_segment_takes_the_id_at_the_end_of_a_global_id():
+    scope = Scope({"id": "gid://shopify/Customer/207119551"})
+
+    assert scope.render("/customers/{{ id | last_segment }}.json", segment=True) == (
+        "/customers/207119551.json"
+    )

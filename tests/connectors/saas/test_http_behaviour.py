@@ -16,6 +16,7 @@ import pytest
 from connectors.base import ConnectorError, Subject
 
 from . import (
+    fake_auth0,
     fake_braze,
     fake_hubspot,
     fake_intercom,
@@ -23,6 +24,7 @@ from . import (
     fake_mailchimp,
     fake_segment,
     fake_sendgrid,
+    fake_shopify,
     fake_stripe,
     fake_zendesk,
 )
@@ -246,6 +248,18 @@ VENDORS = {  # template: (fake, secrets, settings, the vendor's words for a wron
         {"token": fake_segment.TOKEN},
         {},
         "Unauthorized",
+    ),
+    "shopify": (
+        fake_shopify.populated,
+        {"access_token": fake_shopify.TOKEN},
+        {"shop": "acme"},
+        "Invalid API key or access token",
+    ),
+    "auth0": (  # refused at the token endpoint
+        fake_auth0.populated,
+        {"client_id": fake_auth0.CLIENT_ID, "client_secret": fake_auth0.CLIENT_SECRET},
+        {"domain": fake_auth0.DOMAIN},
+        "POST (token URL) answered 401: Unauthorized",
     ),
 }
 

@@ -47,15 +47,8 @@ def test_every_built_in_template_loads():
     listed = catalogue.available()
 
     assert {
-        "stripe",
-        "hubspot",
-        "mailchimp",
-        "zendesk",
-        "segment",
-        "intercom",
-        "sendgrid",
-        "klaviyo",
-        "braze",
+        "stripe", "hubspot", "mailchimp", "zendesk", "segment", "intercom", "sendgrid",
+        "klaviyo", "braze", "shopify", "salesforce", "auth0",
     } <= set(listed)
     assert {name: info.error for name, info in listed.items()} == dict.fromkeys(listed)
     assert all(info.origin == "built-in" and info.docs for info in listed.values())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import re
 import threading
@@ -149,6 +150,27 @@ class Job:
         return status
 
 
+class Tokens:
+    """The access tokens a fake's OAuth token endpoint issued, and which are still good."""
+
+    def __init__(self, prefix: str = "tok-") -> None:
+        self.prefix = prefix
+        self.issued: list[str] = []
+        self.valid: set[str] = set()
+        self._serial = itertools.count(1)
+
+    def issue(self) -> str:
+        token = f"{self.prefix}{next(self._serial)}"
+        self.issued.append(token)
+        self.valid.add(token)
+        return token
+
+    def bearer(self, request: Request) -> bool:
+        """Whether the request carries ``Authorization: Bearer <a good token>``."""
+        given = request.headers.get("authorization", "")
+        return given.startswith("Bearer ") and given.removeprefix("Bearer ") in self.valid
+
+
 class VendorServer(LoopbackServer):
     def __init__(
         self, fake: Fake, *, prefix: str = "", people: dict[str, Any] | None = None
@@ -239,6 +261,17 @@ class VendorServer(LoopbackServer):
                 pass
 
         return Handler
+
+
+def erase_again(
+    connector: Any, subject: Any, server: VendorServer, method: str, pattern: str
+) -> tuple[Any, int]:
+    """Erase ``subject`` twice; the second receipt, and how many more ``method`` requests on
+    paths matching ``pattern`` the second erasure sent."""
+    connector.erase(subject)
+    before = len(server.calls(method, pattern))
+    receipt = connector.erase(subject)
+    return receipt, len(server.calls(method, pattern)) - before
 
 
 @contextmanager
