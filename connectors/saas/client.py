@@ -65,7 +65,7 @@ def retry_after(header: str | None) -> float | None:
     if not header:
         return None
     header = header.strip()
-    if header.isdigit():
+    if re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,6})?", header):  # seconds; Shopify sends "2.0"
         return float(header)
     try:
         when = parsedate_to_datetime(header)

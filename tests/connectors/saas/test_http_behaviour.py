@@ -9,11 +9,14 @@ import logging
 import socket
 import threading
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from urllib.parse import quote
 
 import pytest
 
 from connectors.base import ConnectorError, Subject
+from connectors.saas.client import retry_after
 
 from . import (
     fake_auth0,
@@ -280,3 +283,15 @@ def test_each_template_checks_its_credentials_and_reports_a_refusal_in_the_vendo
     assert refused.value.permanent and "answered 401" in refused.value.message
     assert words in refused.value.message
     assert all(value not in refused.value.message for value in wrong.values())
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("2", 2.0), ("2.0", 2.0), ("0.5", 0.5),  # Shopify sends a decimal number of seconds
+    ("²", None), ("-1", None), ("soon", None), ("", None), (None, None),
+])
+def test_retry_after_reads_seconds_and_nothing_else(header, seconds):
+    assert retry_after(header) == seconds
+
+
+def test_retry_after_reads_an_http_date():
+    assert 0 < retry_after(format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)) <= 30

@@ -220,6 +220,7 @@ def test_connectors_lists_every_template_one_per_line_name_first(capsys):
     call_command("connectors", "--templates")
     lines = capsys.readouterr().out.splitlines()
     names = [line.split()[0] for line in lines]
-    assert {"stripe", "hubspot", "mailchimp", "zendesk", "segment"} <= set(names)
+    assert {"stripe", "hubspot", "mailchimp", "zendesk", "segment", "intercom", "sendgrid", "klaviyo",
+            "braze", "shopify", "salesforce", "auth0"} <= set(names)
     assert len(names) == len(set(names)) == len(lines)
     assert not [line for line in lines if "cannot load" in line]
