@@ -153,7 +153,7 @@ def test_a_base_url_with_a_path_prefix_is_used_for_every_request(connect, alice)
 
 def test_no_more_requests_run_at_once_than_the_concurrency_allows(stripe, connect):
     connector = connect("stripe", stripe.url, {"api_key": KEY}, concurrency=2)
-    stripe.delay = 0.15
+    stripe.delay = 0.5  # long enough that every thread is waiting while two are in flight
     people = [Subject(f"req-{n}", {"email": f"p{n}@example.com"}) for n in range(6)]
     threads = [threading.Thread(target=connector.locate, args=(p,)) for p in people]
 
