@@ -391,6 +391,8 @@ DSR_RATE_LOGIN_PER_IP = os.environ.get("DSR_RATE_LOGIN_PER_IP", "30/h")
 DSR_RATE_LOGIN_PER_USER = os.environ.get("DSR_RATE_LOGIN_PER_USER", "10/h")
 DSR_PUBLIC_URL = os.environ.get("DSR_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 DSR_ORGANISATION = os.environ.get("DSR_ORGANISATION", "Example Ltd")
+# Where the person writes to us about their data (an appeal under the US state laws goes here).
+DSR_CONTACT_EMAIL = os.environ.get("DSR_CONTACT_EMAIL") or DEFAULT_FROM_EMAIL
 
 if DSR_DEFAULT_REGIME not in {
     "gdpr", "uk_gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "ucpa", "lgpd", "pipeda",

@@ -18,7 +18,7 @@ _NEXT_STEPS = {
     Status.REVIEW: "The work is done and our privacy team is checking the result.",
     Status.COMPLETED: "Your request is complete. We have emailed you the outcome.",
     Status.DENIED: "We could not grant your request; we have emailed you the reason and "
-    "your right to complain to a supervisory authority.",
+    "how to complain about our decision (see below).",
     Status.CANCELLED: "This request was closed.",
     Status.EXPIRED: "This request was closed because it was not confirmed in time. "
     "You are welcome to file a new one.",

@@ -97,7 +97,7 @@ ACTION_INPUT = inline_serializer("DeskActionInput", {
     "decisions": serializers.ListField(child=serializers.DictField(), required=False,
                                        help_text='decide: [{"index": 1, "accept": true, "reason": ""}]'),
     "system": serializers.UUIDField(required=False, help_text="keep"),
-    "ground": serializers.CharField(required=False, help_text="keep: an Art. 17(3) ground"),
+    "ground": serializers.CharField(required=False, help_text="keep: the ground for keeping data despite the erasure (expression, legal_obligation, public_health, archiving, legal_claims)"),
     "job": serializers.UUIDField(required=False, help_text="withhold"),
     "category": serializers.CharField(required=False, help_text="withhold"),
     "record": serializers.IntegerField(required=False, help_text="withhold: one record's index"),

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from django_otp.forms import OTPAuthenticationForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dsr.core import selectors
+from dsr.core import law, selectors
 from dsr.core.models import (
     ConnectorJob,
     DataSubjectRequest,
@@ -130,6 +130,7 @@ def progress_fragment(request: HttpRequest, request_id: str) -> HttpResponse:
 
 def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) -> dict[str, Any]:
     jobs = list(subject_request.jobs.select_related("system").order_by("phase", "system__name"))
+    applied = law.for_request(subject_request)
     return {
         "req": subject_request,
         "days_left": days_left(subject_request),
@@ -142,12 +143,14 @@ def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) 
         "preview": access.preview(subject_request) if subject_request.status == Status.REVIEW
         and subject_request.kind in access.EXPORT_KINDS else [],
         "bundle": selectors.current_bundle(subject_request),
-        "exceptions": list(subject_request.exceptions.select_related("system")),
+        "exceptions": erasure.exceptions_cited(subject_request),
+        "law": applied,
         "withholdings": list(subject_request.withholdings.select_related("job__system")),
         "changes": list(enumerate(subject_request.changes or [], start=1)),
         "officers": officers(),
         "regimes": Regime.choices,
-        "grounds": ErasureGround.choices,
+        "grounds": [(v, f"{label} ({applied.ground(v)})" if applied.ground(v) else label)
+                    for v, label in ErasureGround.choices],
         "systems": SystemConnection.objects.filter(enabled=True).order_by("name"),
         "deny_templates": ReplyTemplate.objects.filter(purpose="deny"),
         "extend_templates": ReplyTemplate.objects.filter(purpose="extend"),

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dsr.core import queue, selectors, tokens
+from dsr.core import law, queue, selectors, tokens
 from dsr.core.models import Status
 from dsr.core.queue import Task
 from dsr.core.selectors import next_step, request_by_reference
@@ -163,6 +163,7 @@ def _status_page(request: HttpRequest, subject_request, token: str, *, form=None
         "dsr/status.html",
         {
             "subject_request": subject_request,
+            "law": law.for_request(subject_request),
             "next_step": next_step(subject_request),
             "token": token,
             "bundle": item if item and item.available else None,

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dsr.core import storage
+from dsr.core import law, storage
 from dsr.core.models import (
     ConnectorJob,
     DataSubjectRequest,
@@ -86,11 +86,12 @@ class CategoryPlan:
 
 def _ccpa_fields(job: ConnectorJob, regime: str) -> dict[str, str]:
     """Fields the system's config marks as a category the CCPA forbids disclosing."""
-    if regime != "ccpa":
+    cite = law.law_for(regime).cite.get("never_disclosed")
+    if not cite:
         return {}
     marked = job.system.config.get("field_categories", {})
     return {
-        name: f"CCPA §7024(d): {CCPA_NEVER_DISCLOSED[kind]} is never disclosed"
+        name: f"{cite}: {CCPA_NEVER_DISCLOSED[kind]} is never disclosed"
         for name, kind in marked.items()
         if kind in CCPA_NEVER_DISCLOSED
     }
@@ -244,23 +245,6 @@ def _index_html(request: DataSubjectRequest, info: dict[str, Any], plans: list[C
     return render_to_string(
         "bundle/index.html",
         {"request": request, "manifest": info, "systems": systems, "plans": plans,
-         "authority": supervisory_authority(request.regime), "organisation": settings.DSR_ORGANISATION},
+         "law": law.for_request(request), "organisation": settings.DSR_ORGANISATION},
     )
 
-
-AUTHORITIES = {
-    "gdpr": "the data protection supervisory authority of the EU or EEA country where you live or work, "
-    "or where you think the law was broken",
-    "uk_gdpr": "the Information Commissioner's Office (ico.org.uk)",
-    "ccpa": "the California Privacy Protection Agency (cppa.ca.gov) or the California Attorney General",
-    "vcdpa": "the Virginia Attorney General",
-    "cpa": "the Colorado Attorney General",
-    "ctdpa": "the Connecticut Attorney General",
-    "ucpa": "the Utah Division of Consumer Protection",
-    "lgpd": "the Autoridade Nacional de Proteção de Dados (ANPD)",
-    "pipeda": "the Office of the Privacy Commissioner of Canada",
-}
-
-
-def supervisory_authority(regime: str) -> str:
-    return AUTHORITIES.get(regime, AUTHORITIES["gdpr"])

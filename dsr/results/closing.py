@@ -25,6 +25,7 @@ from dsr.core.models import (
 from dsr.core.queue import Task
 from dsr.core.selectors import current_bundle
 from dsr.results import suppression
+from dsr.results.erasure import exceptions_cited
 
 
 class CannotClose(Exception):
@@ -121,7 +122,7 @@ def outcome_context(request: DataSubjectRequest) -> dict[str, Any]:
     item = current_bundle(request)
     return {
         "request": request,
-        "exceptions": list(request.exceptions.select_related("system")),
+        "exceptions": exceptions_cited(request),
         "recipients": request.notified_recipients or [],
         "changes": request.changes or [],
         "bundle": item,

@@ -16,7 +16,6 @@ from dsr.core.queue import Task, mail_task
 from dsr.core.tokens import status_token
 
 from . import access, retention
-from .bundle import supervisory_authority
 from .closing import outcome_context
 
 
@@ -30,7 +29,6 @@ def send_outcome(request_id: str, outcome: str) -> None:
     context = {
         **outcome_context(request),
         "status_url": emails.absolute(reverse("dsr:status", args=[request.reference])) + f"?t={token}",
-        "authority": supervisory_authority(request.regime),
         "outcome": outcome,
     }
     emails.send(f"outcome_{outcome}", to=request.email, context=context)

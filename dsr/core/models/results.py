@@ -57,13 +57,16 @@ class Withholding(models.Model):
 
 
 class ErasureGround(models.TextChoices):
-    """GDPR Art. 17(3): why some data may be kept despite an erasure request."""
+    """Why some data may be kept despite an erasure request (GDPR Art. 17(3) and its likes).
 
-    EXPRESSION = "expression", "Art. 17(3)(a): freedom of expression and information"
-    LEGAL_OBLIGATION = "legal_obligation", "Art. 17(3)(b): a legal obligation or a public task"
-    PUBLIC_HEALTH = "public_health", "Art. 17(3)(c): public health"
-    ARCHIVING = "archiving", "Art. 17(3)(d): archiving, research or statistics"
-    LEGAL_CLAIMS = "legal_claims", "Art. 17(3)(e): legal claims"
+    Each regime's own provision for a ground is in ``dsr.core.law`` (``Law.grounds``).
+    """
+
+    EXPRESSION = "expression", "freedom of expression and information"
+    LEGAL_OBLIGATION = "legal_obligation", "a legal obligation or a public task"
+    PUBLIC_HEALTH = "public_health", "public health"
+    ARCHIVING = "archiving", "archiving, research or statistics"
+    LEGAL_CLAIMS = "legal_claims", "legal claims"
 
 
 class ErasureException(models.Model):

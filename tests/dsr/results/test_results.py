@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from dsr.core import storage
+from dsr.core import law, storage
 from dsr.core.audit import Actor
 from dsr.core.models import AuditEvent, DataSubjectRequest, ResultBundle, Status, SystemConnection
 from dsr.core.tokens import status_token
@@ -177,9 +177,12 @@ def test_an_access_request_becomes_a_downloadable_readable_bundle(
     index = archive.read("index.html").decode()
     for item_text in ["Your data, as held by Example Ltd", "selling and delivering orders", "Parcel carrier (EU)", "6 years after the financial year",
                       "the person, when ordering", "Mail vendor (US, under SCCs)", "automated",
-                      "supervisory authority", "rectification", "data/shop-db/orders.csv"]:
+                      "data protection authority", "GDPR Art. 16", "data/shop-db/orders.csv"]:
         assert item_text in index, item_text
-    assert "http://" not in index and "https://" not in index  # readable offline
+    # Readable offline: no external assets; the only web addresses are links to the authority.
+    assert not re.search(r"<script|<link|<img|src=|@import|url\(", index)
+    links = re.findall(r"https?://[^\s\"<]+", index)
+    assert links and set(links) == {a.url for a in law.for_request(request).authorities}
     # The stored file is not a readable ZIP, and holds no personal data in clear.
     raw = (storage.export_root() / item.file).read_bytes()
     assert not raw.startswith(b"PK") and b"PK\x03\x04" not in raw and ALICE.encode() not in raw
@@ -216,7 +219,7 @@ def test_ccpa_never_discloses_a_social_security_number_and_says_so(
     assert b"123-45-6789" not in archive.read("data/shop-db/customer.csv")
     manifest = json.loads(archive.read("manifest.json"))
     assert {"system": "shop-db", "category": "customer", "scope": "field", "field": "ssn",
-            "reason": "CCPA §7024(d): a social security number is never disclosed"} in manifest["withheld"]
+            "reason": "11 CCR §7024(d): a social security number is never disclosed"} in manifest["withheld"]
     assert "social security number is never disclosed" in archive.read("index.html").decode()
 
 
