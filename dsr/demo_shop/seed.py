@@ -21,7 +21,7 @@ SHOP_SYSTEMS = [
         "description": "The web shop's customer and order database",
         "purposes": ["selling and delivering orders", "accounting"],
         "data_categories": ["contact details", "order history"],
-        "recipients": ["Parcel carrier (EU)"],
+        "recipients": [{"name": "Parcel carrier (EU)", "notify": "email", "email": "privacy@parcel-carrier.example"}],
         "retention": "Orders: 6 years after the financial year (tax law); account: until closed",
         "source": "the person, when ordering",
         "config": {
@@ -76,7 +76,7 @@ def marketing_system() -> dict:
         "description": "Newsletter platform (a vendor, reached by signed webhook)",
         "purposes": ["sending the newsletter the person subscribed to"],
         "data_categories": ["email address", "consent record"],
-        "recipients": ["Newsletter vendor (processor, EU)"],
+        "recipients": [{"name": "Newsletter vendor (processor, EU)", "notify": "manual"}],
         "retention": "until the person unsubscribes",
         "source": "the person, at sign-up",
         "config": {

@@ -19,7 +19,7 @@ from dsr.core.lifecycle import InvalidTransition
 from dsr.core.models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
 from dsr.desk import actions
 from dsr.engine import fanout
-from dsr.results import access, closing, erasure, rectification
+from dsr.results import access, closing, erasure, notices, rectification
 
 REFUSALS = (
     InvalidTransition,
@@ -29,6 +29,7 @@ REFUSALS = (
     access.NotReady,
     closing.CannotClose,
     actions.ActionRefused,
+    notices.NoticeRefused,
 )
 
 Handler = Callable[[DataSubjectRequest, Mapping[str, Any], Any, Actor], str]
@@ -159,6 +160,15 @@ def withhold(r, data, user, actor):
     return "Withheld from the bundle."
 
 
+def told(r, data, user, actor):
+    """A recipient of the person's data has been told of the change (Art. 19 and its likes)."""
+    notice = r.notices.filter(pk=_uuid(data, "notice")).first()
+    if notice is None:
+        raise actions.ActionRefused("Choose one of this request's recipients.")
+    notices.mark_told(notice, actor=actor, user=user, note=_text(data, "note"))
+    return f"{notice.name}: recorded as told."
+
+
 def _uuid(data: Mapping[str, Any], name: str) -> str | None:
     import uuid
 
@@ -170,7 +180,8 @@ def _uuid(data: Mapping[str, Any], name: str) -> str | None:
 
 REQUEST_ACTIONS: dict[str, Handler] = {
     f.__name__: f
-    for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold)
+    for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold,
+              told)
 }
 
 

@@ -145,6 +145,7 @@ def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) 
         "bundle": selectors.current_bundle(subject_request),
         "exceptions": erasure.exceptions_cited(subject_request),
         "law": applied,
+        "notices": list(subject_request.notices.select_related("system")),
         "withholdings": list(subject_request.withholdings.select_related("job__system")),
         "changes": list(enumerate(subject_request.changes or [], start=1)),
         "officers": officers(),

@@ -89,7 +89,7 @@ def certificate_context(request: DataSubjectRequest) -> dict[str, Any]:
         "law": law.for_request(request),
         "rows": rows,
         "exceptions": list(exceptions.values()),
-        "recipients": request.notified_recipients or [],
+        "notices": list(request.notices.select_related("system")),
         "last_event": last,
         "generated_at": timezone.now(),
     }

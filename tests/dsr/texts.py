@@ -31,6 +31,7 @@ PLACES = {
     "pipeda": ("CA", "QC"),
 }
 EMAIL = "rita@example.com"
+CARRIER = "privacy@carrier.example"
 
 
 def make_systems() -> None:
@@ -43,7 +44,7 @@ def make_systems() -> None:
     }
     SystemConnection.objects.create(
         name="crm", connector="memory", description="Our customer records",
-        recipients=["Parcel carrier"], config={
+        recipients=[{"name": "Parcel carrier", "notify": "email", "email": CARRIER}, "Our auditors"], config={
             "records": [{"category": "customer", "fields": person}],
             "field_categories": {"ssn": "social_security_number"},
         }, **common,
@@ -126,6 +127,8 @@ def every_text(regime: str, capture, client: Client, officer_client: Client) -> 
     erasure_request.refresh_from_db()
     assert erasure_request.status == Status.COMPLETED
     _last_mail(texts, "erasure completed")
+    told = [m for m in mail.outbox if m.to == [CARRIER]]
+    texts["recipient notice (text)"], texts["recipient notice (html)"] = told[-1].body, told[-1].alternatives[0][0]
     page = officer_client.get(f"/desk/requests/{erasure_request.pk}/certificate/")
     assert page.status_code == 200
     texts["erasure certificate"] = page.content.decode()

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from ..fields import EncryptedJSONField
+from ..recipients import validate as validate_recipients
 from .requests import DataSubjectRequest
 
 
@@ -41,7 +42,10 @@ class SystemConnection(models.Model):
     description = models.TextField(blank=True)
     purposes = models.JSONField(default=list, blank=True)
     data_categories = models.JSONField(default=list, blank=True)
-    recipients = models.JSONField(default=list, blank=True)
+    recipients = models.JSONField(
+        default=list, blank=True, validators=[validate_recipients],
+        help_text="who receives this data and how they are told of a change (dsr/core/recipients.py)",
+    )
     retention = models.TextField(blank=True)
     source = models.TextField(blank=True)
     automated_decisions = models.TextField(blank=True)

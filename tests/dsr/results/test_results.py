@@ -359,10 +359,12 @@ def test_a_rectification_changes_the_value_in_the_real_database(
     assert request.status == Status.COMPLETED
     body = mail.outbox[-1].body
     assert "address: corrected" in body and "name: not changed (The name matches your passport.)" in body
-    assert "Parcel carrier (EU)" in body  # Art. 19: who was told
-    # Neither recipient is a connected system: each is a task for the privacy team, not "done".
-    assert AuditEvent.objects.filter(request=request, verb="recipient.to_notify").count() == 2
+    assert "We will tell those we shared your data with" in body and "Parcel carrier (EU)" in body
+    # A plain name is a task for the privacy team, not "done"; the newsletter changed nothing
+    # (affected 0), so its mail vendor has nothing to be told.
+    assert AuditEvent.objects.filter(request=request, verb="recipient.to_notify").count() == 1
     assert not AuditEvent.objects.filter(request=request, verb="recipient.notified").exists()
+    assert "Mail vendor" not in body
 
 
 def test_deny_and_extend_tell_the_person(django_capture_on_commit_callbacks):
