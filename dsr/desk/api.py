@@ -172,7 +172,7 @@ class RequestActionView(DeskAPIView):
                    responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 404: ErrorSerializer,
                               409: ErrorSerializer, **REFUSED},
                    summary="An action on a request: approve, deny, extend, assign, note, regime, release, "
-                   "reissue, close, complete, decide, keep, withhold, told")
+                   "reissue, close, complete, decide, keep, withhold, told, read")
     def post(self, request: Request, request_id: str, action: str) -> Response:
         subject_request = get_object_or_404(DataSubjectRequest, pk=request_id)
         try:

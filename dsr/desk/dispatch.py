@@ -14,9 +14,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
+from dsr.core import queue
 from dsr.core.audit import Actor
 from dsr.core.lifecycle import InvalidTransition
 from dsr.core.models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
+from dsr.core.queue import Task
 from dsr.desk import actions
 from dsr.engine import fanout
 from dsr.results import access, closing, erasure, notices, rectification
@@ -136,8 +138,17 @@ def decide(r, data, user, actor):
             choice = data.get(f"decision_{index}")
             if choice in ("accept", "reject"):
                 decisions[index] = (choice == "accept", _text(data, f"reason_{index}"))
-    rectification.decide(r, decisions, actor=actor)
-    return "Corrections decided."
+    r = rectification.decide(r, decisions, actor=actor)
+    resumed = fanout.resume_decided(r, actor=actor) if r.status == Status.IN_PROGRESS else 0
+    return "Corrections decided." + (f" {resumed} system(s) will now apply them." if resumed else "")
+
+
+def read(r, data, user, actor):
+    """Read again what the systems hold now for the corrections' fields."""
+    if r.kind != "rectification" or not r.is_open:
+        raise actions.ActionRefused("Only an open rectification has values to read.")
+    queue.enqueue(Task.READ_CURRENT, str(r.pk))
+    return "Reading the current values from the systems; reload the page in a moment."
 
 
 def keep(r, data, user, actor):
@@ -181,7 +192,7 @@ def _uuid(data: Mapping[str, Any], name: str) -> str | None:
 REQUEST_ACTIONS: dict[str, Handler] = {
     f.__name__: f
     for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold,
-              told)
+              told, read)
 }
 
 

@@ -34,7 +34,7 @@ from dsr.desk import dispatch
 from dsr.desk.auth import desk_page
 from dsr.desk.dispatch import REFUSALS
 from dsr.desk.queries import QueueFilter, days_left, queue, urgency
-from dsr.results import access, erasure
+from dsr.results import access, erasure, rectification
 from dsr.web import ratelimit
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -148,6 +148,10 @@ def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) 
         "notices": list(subject_request.notices.select_related("system")),
         "withholdings": list(subject_request.withholdings.select_related("job__system")),
         "changes": list(enumerate(subject_request.changes or [], start=1)),
+        "awaiting_decision": rectification.waiting_for_decision(subject_request)
+        if subject_request.status == Status.IN_PROGRESS and subject_request.kind == Kind.RECTIFICATION else [],
+        "blocked_by": selectors.same_under_way(subject_request, (Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW))
+        if subject_request.status == Status.VERIFIED else None,
         "officers": officers(),
         "regimes": Regime.choices,
         "grounds": [(v, f"{label} ({applied.ground(v)})" if applied.ground(v) else label)

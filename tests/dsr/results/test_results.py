@@ -27,7 +27,7 @@ from dsr.core import law, storage
 from dsr.core.audit import Actor
 from dsr.core.models import AuditEvent, DataSubjectRequest, ResultBundle, Status, SystemConnection
 from dsr.core.tokens import status_token
-from dsr.engine import fanout
+from dsr.engine import current, fanout
 from dsr.results import access, suppression
 from tests.conftest import IN_CI, code_from
 from tests.connectors.webhook_server import WebhookServer
@@ -348,6 +348,7 @@ def test_a_rectification_changes_the_value_in_the_real_database(
         changes=[{"field": "address", "value": "9 New Road"}, {"field": "name", "value": "Alicia"}],
     )
     newsletter.default = (200, {"status": "completed", "affected": 0})
+    assert current.read_current(str(request.pk)) == ["shop-db"]  # as verification does; the webhook cannot be read
     call_command("desk", "decide", request.reference, "--officer", _officer().username,
                  "--accept", "1", "--reject", "2", "The name matches your passport.")
     request = run(request, django_capture_on_commit_callbacks)
