@@ -46,7 +46,7 @@ class QueueItemSerializer(serializers.ModelSerializer):
         fields = ["id", "reference", "kind", "regime", "status", "received_at", "due_on", "days_left",
                   "urgency", "assignee"]
 
-    def get_days_left(self, obj) -> int:
+    def get_days_left(self, obj) -> int | None:
         return days_left(obj)
 
     def get_urgency(self, obj) -> str:
