@@ -30,6 +30,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from .authorities import Authority, authorities_for
+from .regimes import GDPR_COUNTRIES
 
 RIGHT_KEYS = ("access", "portability", "rectification", "erasure", "notify_recipients", "complaint")
 
@@ -50,11 +51,12 @@ class Law:
     rights: tuple[Right, ...]
     complaint: Any  # "{contact}" is our own contact address, where an appeal goes first
     court: Any = ""  # the right to go to court, where the law gives one in these terms
-    home: Any = ""  # where data stays when it is "not transferred abroad"
+    home: Any = ""  # where data stays when it is "not transferred abroad"...
+    home_countries: frozenset[str] = frozenset()  # ...as ISO country codes
     grounds: Mapping[str, str] = field(default_factory=dict)  # why erased data may be kept
 
 
-def _gdpr(regime: str, act: str, name: Any, home: Any, complaint: Any) -> Law:
+def _gdpr(regime: str, act: str, name: Any, home: Any, complaint: Any, countries: frozenset[str]) -> Law:
     """The EU GDPR and the UK GDPR number their articles alike."""
 
     def art(ref: str) -> str:
@@ -64,6 +66,7 @@ def _gdpr(regime: str, act: str, name: Any, home: Any, complaint: Any) -> Law:
         regime=regime,
         name=name,
         home=home,
+        home_countries=countries,
         cite={
             "access": art("15"), "access_info": art("15(1)"), "transfers": art("15(2)"),
             "withhold_others": art("15(4)"), "rectification": art("16"), "erasure": art("17"),
@@ -107,6 +110,8 @@ def _us_state(regime: str, name: Any, section: str, parts: Mapping[str, str], ap
     return Law(
         regime=regime,
         name=name,
+        home=_("the United States"),
+        home_countries=frozenset({"US"}),
         cite=cite,
         rights=(*rights, Right(_("to appeal our decision on your request"), appeal)),
         complaint=_("If you disagree with our decision, you can appeal it: write to us at {contact} ({cite}). "
@@ -118,13 +123,17 @@ LAWS: dict[str, Law] = {
     "gdpr": _gdpr("gdpr", "GDPR", _("the EU General Data Protection Regulation (GDPR)"),
                   _("the European Economic Area (EEA)"),
                   _("You have the right to complain to a data protection authority, in particular in the EU or "
-                    "EEA country where you live or work, or where you think the law was broken ({cite}):")),
+                    "EEA country where you live or work, or where you think the law was broken ({cite}):"),
+                  GDPR_COUNTRIES),
     "uk_gdpr": _gdpr("uk_gdpr", "UK GDPR", _("the UK General Data Protection Regulation (UK GDPR)"),
                      _("the United Kingdom"),
-                     _("You have the right to complain to the Information Commissioner ({cite}):")),
+                     _("You have the right to complain to the Information Commissioner ({cite}):"),
+                     frozenset({"GB"})),
     "ccpa": Law(
         regime="ccpa",
         name=_("the California Consumer Privacy Act (CCPA), as amended by the CPRA"),
+        home=_("the United States"),
+        home_countries=frozenset({"US"}),
         cite={
             "access": "Cal. Civ. Code §1798.110", "access_info": "Cal. Civ. Code §1798.110(a)",
             "portability": "Cal. Civ. Code §1798.130(a)(3)(B)(iii)", "rectification": "Cal. Civ. Code §1798.106",
@@ -163,6 +172,8 @@ LAWS: dict[str, Law] = {
     "ucpa": Law(
         regime="ucpa",
         name=_("the Utah Consumer Privacy Act (UCPA)"),
+        home=_("the United States"),
+        home_countries=frozenset({"US"}),
         cite={
             "access": "Utah Code §13-61-201(1)", "erasure": "Utah Code §13-61-201(2)",
             "portability": "Utah Code §13-61-201(3)", "extension": "Utah Code §13-61-203",
@@ -183,6 +194,7 @@ LAWS: dict[str, Law] = {
         regime="lgpd",
         name=_("the Brazilian General Data Protection Law (LGPD, Lei 13.709/2018)"),
         home=_("Brazil"),
+        home_countries=frozenset({"BR"}),
         cite={
             "access": "LGPD Art. 18, II", "access_info": "LGPD Art. 9", "rectification": "LGPD Art. 18, III",
             "erasure": "LGPD Art. 18, VI", "portability": "LGPD Art. 18, V", "notify_recipients": "LGPD Art. 18, §6",
@@ -208,6 +220,7 @@ LAWS: dict[str, Law] = {
         regime="pipeda",
         name=_("the Personal Information Protection and Electronic Documents Act (PIPEDA)"),
         home=_("Canada"),
+        home_countries=frozenset({"CA"}),
         cite={
             "access": "PIPEDA Schedule 1, Principle 4.9", "rectification": "PIPEDA Schedule 1, Principle 4.9.5",
             "notify_recipients": "PIPEDA Schedule 1, Principle 4.9.5", "extension": "PIPEDA s. 8(4)",

@@ -3,9 +3,10 @@
 Layout (documented in docs/bundle.md)::
 
     manifest.json                  request, systems, counts, withholdings, schema version
-    index.html                     readable offline: the data and the GDPR Art. 15 information
+    index.html                     readable offline: who we are, the records, what the law asks us to say
     data/<system>/<category>.json  the records, a JSON array of objects
-    data/<system>/<category>.csv   the same, one row per record
+    data/<system>/<category>.csv   the same, one row per record (UTF-8 with a byte-order mark)
+    data/<system>/<category>-page-<n>.html  the same as readable tables, index.PAGE_ROWS a page
 
 Records are read from each job's encrypted export, a category at a time, so memory
 stays bounded however many there are. The ZIP goes straight into an encrypting
@@ -24,8 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dsr.core import law, storage
@@ -37,6 +36,8 @@ from dsr.core.models import (
     SystemConnection,
     Withholding,
 )
+
+from . import index as pages_html
 
 SCHEMA_VERSION = "1.0"
 # CCPA §7024(d): never disclosed, whatever the request.
@@ -161,6 +162,7 @@ def manifest(request: DataSubjectRequest, plans: list[CategoryPlan], generated_a
         entry = systems.setdefault(p.system, {"name": p.system, "records": {}, "files": []})
         entry["records"][p.category] = p.count
         entry["files"] += [f"{p.path}.json", f"{p.path}.csv"]
+        entry["files"] += [pages_html.page_path(p, n) for n in range(1, pages_html.pages(p.count) + 1)]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": generated_at,
@@ -196,7 +198,16 @@ class _Digesting(io.RawIOBase):
         return len(chunk)
 
 
-def _write_category(zf: zipfile.ZipFile, p: CategoryPlan) -> None:
+def _kept(p: CategoryPlan) -> Iterator[dict[str, Any]]:
+    """The category's records as the bundle gives them: withheld records and fields left out."""
+    for index, fields in _records(p.job, p.category):
+        if index not in p.withheld_records:
+            yield {k: v for k, v in fields.items() if k not in p.withheld_fields}
+
+
+def _write_category(zf: zipfile.ZipFile, p: CategoryPlan, request: DataSubjectRequest, shown: str) -> None:
+    for path, html in pages_html.render_pages(request, p, _kept(p), shown):
+        zf.writestr(path, html)
     skip = p.withheld_records
     with zf.open(f"{p.path}.json", "w", force_zip64=True) as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
@@ -212,7 +223,8 @@ def _write_category(zf: zipfile.ZipFile, p: CategoryPlan) -> None:
         out.flush()
         out.detach()
     with zf.open(f"{p.path}.csv", "w", force_zip64=True) as raw:
-        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        # With a byte-order mark, spreadsheet programs read the file as UTF-8 (accents, €).
+        out = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         writer = csv.writer(out)
         writer.writerow([csv_cell(c) for c in p.columns])
         for index, fields in _records(p.job, p.category):
@@ -227,24 +239,20 @@ def build(request: DataSubjectRequest, relative_path: str) -> tuple[dict[str, An
     plans = plan(request)
     generated_at = timezone.now().isoformat()
     info = manifest(request, plans, generated_at)
+    systems = _systems(request, plans)
+    shown = {s.name: s.shown_name for s in systems}
     with storage.EncryptedWriter(relative_path) as sink:
         digesting = _Digesting(sink)
         with zipfile.ZipFile(digesting, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("manifest.json", json.dumps(info, indent=2, ensure_ascii=False))
             for p in plans:
-                _write_category(zf, p)
-            zf.writestr("index.html", _index_html(request, info, plans))
+                _write_category(zf, p, request, shown.get(p.system, p.system))
+            zf.writestr("index.html", pages_html.render_index(request, info, plans, systems))
     return info, digesting.sha256.hexdigest(), digesting.size
 
 
-def _index_html(request: DataSubjectRequest, info: dict[str, Any], plans: list[CategoryPlan]) -> str:
+def _systems(request: DataSubjectRequest, plans: list[CategoryPlan]) -> list[SystemConnection]:
     names = {p.system for p in plans} | set(
         request.jobs.filter(action="export").values_list("system__name", flat=True)
     )
-    systems = SystemConnection.objects.filter(name__in=names).order_by("name")
-    return render_to_string(
-        "bundle/index.html",
-        {"request": request, "manifest": info, "systems": systems, "plans": plans,
-         "law": law.for_request(request), "organisation": settings.DSR_ORGANISATION},
-    )
-
+    return list(SystemConnection.objects.filter(name__in=names).order_by("name"))

@@ -171,7 +171,7 @@ def test_an_access_request_becomes_a_downloadable_readable_bundle(
     assert counts == {"newsletter": {"subscriptions": 1}, "shop-db": {"customer": 1, "orders": source_orders}}
     orders = json.loads(archive.read("data/shop-db/orders.json"))
     assert sorted(o["total"] for o in orders) == ["10.00", "25.50", "7.25"]
-    rows = list(csv.DictReader(io.StringIO(archive.read("data/shop-db/orders.csv").decode())))
+    rows = list(csv.DictReader(io.StringIO(archive.read("data/shop-db/orders.csv").decode("utf-8-sig"))))
     assert {r["note"] for r in rows} == {"'=HYPERLINK(\"x\")", "gift", "'+1 extra"}  # CSV injection neutralised
     assert BOB not in body.decode("utf-8", "replace")
     index = archive.read("index.html").decode()
