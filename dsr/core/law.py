@@ -15,7 +15,8 @@ Keys of ``cite``:
 - ``never_disclosed``: data never handed over, whatever the request;
 - ``notify_recipients``: telling those who received the data of a correction or erasure;
 - ``extension``: more time to answer; ``complaint``: the complaint route;
-  ``court``: going to court; ``appeal``: appealing to us first.
+  ``court``: going to court; ``appeal``: appealing to us first;
+- ``accountability``: keeping a record of how we handled a request.
 
 Texts are marked for translation; citations and authorities' names are not.
 """
@@ -71,7 +72,7 @@ def _gdpr(regime: str, act: str, name: Any, home: Any, complaint: Any, countries
             "access": art("15"), "access_info": art("15(1)"), "transfers": art("15(2)"),
             "withhold_others": art("15(4)"), "rectification": art("16"), "erasure": art("17"),
             "notify_recipients": art("19"), "portability": art("20"), "extension": art("12(3)"),
-            "complaint": art("77"), "court": art("79"),
+            "complaint": art("77"), "court": art("79"), "accountability": art("5(2)"),
         },
         rights=(
             Right(_("to get a copy of your data and to know how we use it (access)"), art("15")),
@@ -138,7 +139,7 @@ LAWS: dict[str, Law] = {
             "access": "Cal. Civ. Code §1798.110", "access_info": "Cal. Civ. Code §1798.110(a)",
             "portability": "Cal. Civ. Code §1798.130(a)(3)(B)(iii)", "rectification": "Cal. Civ. Code §1798.106",
             "erasure": "Cal. Civ. Code §1798.105", "notify_recipients": "Cal. Civ. Code §1798.105(c)(1)",
-            "never_disclosed": "11 CCR §7024(d)", "extension": "11 CCR §7021(b)",
+            "never_disclosed": "11 CCR §7024(d)", "extension": "11 CCR §7021(b)", "accountability": "11 CCR §7101",
             "complaint": "Cal. Civ. Code §1798.199.45",
         },
         rights=(

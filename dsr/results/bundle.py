@@ -38,6 +38,7 @@ from dsr.core.models import (
 )
 
 from . import index as pages_html
+from . import own_records
 
 SCHEMA_VERSION = "1.0"
 # CCPA §7024(d): never disclosed, whatever the request.
@@ -74,8 +75,9 @@ def csv_cell(value: Any) -> str:
 class CategoryPlan:
     system: str
     category: str
-    job: ConnectorJob
+    job: ConnectorJob | None  # None: records we hold ourselves, in ``rows``
     columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] | None = None
     count: int = 0
     withheld_records: set[int] = field(default_factory=set)
     withheld_fields: dict[str, str] = field(default_factory=dict)  # field → why
@@ -98,11 +100,27 @@ def _ccpa_fields(job: ConnectorJob, regime: str) -> dict[str, str]:
     }
 
 
-def _records(job: ConnectorJob, category: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def _records(p: CategoryPlan) -> Iterator[tuple[int, dict[str, Any]]]:
     """(index within the job's export, fields) for one category."""
-    for index, record in enumerate(storage.read_records(job.export_file)):
-        if record.get("category") == category:
+    if p.rows is not None:
+        yield from enumerate(p.rows)
+        return
+    for index, record in enumerate(storage.read_records(p.job.export_file)):
+        if record.get("category") == p.category:
             yield index, record.get("fields") or {}
+
+
+def _own_plans(request: DataSubjectRequest) -> list[CategoryPlan]:
+    """What this handler holds about the person's requests, as one more system (access only)."""
+    if request.kind != Kind.ACCESS:
+        return []
+    by_category: dict[str, CategoryPlan] = {}
+    for category, fields in own_records.records(request):
+        entry = by_category.setdefault(category, CategoryPlan(own_records.SYSTEM, category, None, rows=[]))
+        entry.rows.append(fields)
+        entry.count += 1
+        entry.columns.extend(name for name in fields if name not in entry.columns)
+    return list(by_category.values())
 
 
 def plan(request: DataSubjectRequest) -> list[CategoryPlan]:
@@ -135,7 +153,7 @@ def plan(request: DataSubjectRequest) -> list[CategoryPlan]:
                 elif name not in entry.columns:
                     entry.columns.append(name)
         plans.extend(by_category[c] for c in sorted(by_category))
-    return plans
+    return plans + _own_plans(request)
 
 
 def _withheld_list(request: DataSubjectRequest, plans: list[CategoryPlan]) -> list[dict[str, Any]]:
@@ -200,7 +218,7 @@ class _Digesting(io.RawIOBase):
 
 def _kept(p: CategoryPlan) -> Iterator[dict[str, Any]]:
     """The category's records as the bundle gives them: withheld records and fields left out."""
-    for index, fields in _records(p.job, p.category):
+    for index, fields in _records(p):
         if index not in p.withheld_records:
             yield {k: v for k, v in fields.items() if k not in p.withheld_fields}
 
@@ -213,7 +231,7 @@ def _write_category(zf: zipfile.ZipFile, p: CategoryPlan, request: DataSubjectRe
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         out.write("[")
         first = True
-        for index, fields in _records(p.job, p.category):
+        for index, fields in _records(p):
             if index in skip:
                 continue
             kept = {k: v for k, v in fields.items() if k not in p.withheld_fields}
@@ -227,7 +245,7 @@ def _write_category(zf: zipfile.ZipFile, p: CategoryPlan, request: DataSubjectRe
         out = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         writer = csv.writer(out)
         writer.writerow([csv_cell(c) for c in p.columns])
-        for index, fields in _records(p.job, p.category):
+        for index, fields in _records(p):
             if index not in skip:
                 writer.writerow([csv_cell(fields.get(c)) for c in p.columns])
         out.flush()
@@ -255,4 +273,5 @@ def _systems(request: DataSubjectRequest, plans: list[CategoryPlan]) -> list[Sys
     names = {p.system for p in plans} | set(
         request.jobs.filter(action="export").values_list("system__name", flat=True)
     )
-    return list(SystemConnection.objects.filter(name__in=names).order_by("name"))
+    found = list(SystemConnection.objects.filter(name__in=names).order_by("name"))
+    return found + [own_records.system()] if own_records.SYSTEM in names else found

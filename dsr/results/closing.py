@@ -23,7 +23,7 @@ from dsr.core.models import (
 )
 from dsr.core.queue import Task
 from dsr.core.selectors import current_bundle
-from dsr.results import notices, suppression
+from dsr.results import notices, own_records, suppression
 from dsr.results.erasure import exceptions_cited
 
 
@@ -50,6 +50,7 @@ def complete(request: DataSubjectRequest, *, actor: Actor, outcome: str = "compl
             notices.create_for(request, actor=actor)
         if request.kind == Kind.ERASURE:
             suppression.record(request)
+            own_records.forget_earlier(request, actor=actor)
         _send(request, "partial" if outcome == "partial" else "completed")
     return True
 
@@ -107,4 +108,5 @@ def outcome_context(request: DataSubjectRequest) -> dict[str, Any]:
         "bundle": item,
         "withheld": (item.manifest.get("withheld") if item else []) or [],
         "skipped": list(request.jobs.filter(status=JobStatus.SKIPPED).select_related("system")),
+        "own_records": own_records.kept(request),
     }

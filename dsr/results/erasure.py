@@ -21,6 +21,8 @@ from dsr.core.models import (
 )
 from dsr.core.queue import Task
 
+from . import own_records
+
 
 class ExceptionRefused(Exception):
     pass
@@ -90,6 +92,7 @@ def certificate_context(request: DataSubjectRequest) -> dict[str, Any]:
         "rows": rows,
         "exceptions": list(exceptions.values()),
         "notices": list(request.notices.select_related("system")),
+        "own_records": own_records.kept(request),
         "last_event": last,
         "generated_at": timezone.now(),
     }

@@ -69,8 +69,9 @@ def test_a_fact_nobody_stated_is_shown_as_being_checked_never_invented(django_ca
     page = index(bundle(django_capture_on_commit_callbacks))
     for invented in ("We make no decisions", "No one outside", "From you", "None: each of these systems"):
         assert invented not in page, invented
-    facts = page[page.index("How and why we use your data"):page.index("Your rights")]
-    assert facts.count("being checked") == 8  # six facts, and the transfers; and the explanation
+    facts = page[page.index("<h3>crm</h3>"):page.index("<h3>", page.index("<h3>crm</h3>") + 1)]
+    assert facts.count("being checked") == 6  # purposes, kinds, recipients, retention, source, decisions
+    assert "<li>crm: <span class=\"checking\">being checked</span>.</li>" in page  # transfers
 
 
 def test_check_systems_warns_for_each_system_whose_metadata_is_missing(capsys):
@@ -91,8 +92,12 @@ def test_transfers_abroad_are_listed_with_their_safeguards(django_capture_on_com
     assert "None: each" not in page
 
 
-def test_no_transfers_is_said_only_where_every_system_says_so(django_capture_on_commit_callbacks):
+def test_no_transfers_is_said_only_where_every_system_says_so(django_capture_on_commit_callbacks, settings):
     memory("shop", **STATED)
+    page = index(bundle(django_capture_on_commit_callbacks))
+    assert "Your privacy requests to us: <span class=\"checking\">being checked</span>" in page
+    assert "None: each" not in page  # where this handler keeps its own records is not stated
+    settings.DSR_DATA_COUNTRY = "DE"
     page = index(bundle(django_capture_on_commit_callbacks))
     assert "None: each of these systems keeps your data in the European Economic Area (EEA)" in page
 
@@ -128,5 +133,20 @@ def test_the_index_reads_well_on_a_phone_with_the_records_as_paged_tables(
     last = archive.read(pages[2]).decode()
     assert f"Records {PAGE_ROWS * 2 + 1} to {PAGE_ROWS * 2 + 50} of {PAGE_ROWS * 2 + 50}" in last
     assert "Next page" not in last and "Previous page" in last
+    assert "The rest are in" not in last
     csv_bytes = archive.read("data/shop-db/orders.csv")
     assert csv_bytes.startswith(b"\xef\xbb\xbf") and "Crème brûlée €4".encode() in csv_bytes
+
+
+def test_a_very_large_category_is_paged_up_to_a_limit_and_says_where_the_rest_are(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    from dsr.results import index as pages_html
+
+    monkeypatch.setattr(pages_html, "MAX_PAGES", 2)
+    memory("shop-db", records=PAGE_ROWS * 2 + 1, **STATED)
+    archive = bundle(django_capture_on_commit_callbacks)
+    assert "Read</a> (the first 2 pages; every record is in the files)" in index(archive)
+    assert "data/shop-db/orders-page-3.html" not in archive.namelist()
+    assert "The rest are in the JSON and CSV files." in archive.read("data/shop-db/orders-page-2.html").decode()
+    assert len(json.loads(archive.read("data/shop-db/orders.json"))) == PAGE_ROWS * 2 + 1

@@ -168,7 +168,10 @@ def test_an_access_request_becomes_a_downloadable_readable_bundle(
     assert manifest["request"]["reference"] == request.reference
     counts = {s["name"]: s["records"] for s in manifest["systems"]}
     source_orders = query(systems_dsn(), "SELECT count(*) FROM orders o JOIN customer c ON c.id = o.customer_id WHERE c.email = %s", (ALICE,))[0][0]
+    own = counts.pop("privacy-requests")  # what we hold about her request itself
     assert counts == {"newsletter": {"subscriptions": 1}, "shop-db": {"customer": 1, "orders": source_orders}}
+    assert own["requests"] == 1 and own["what happened"] >= 5
+    assert "confirmations" not in own  # made by the factory: no code was ever sent
     orders = json.loads(archive.read("data/shop-db/orders.json"))
     assert sorted(o["total"] for o in orders) == ["10.00", "25.50", "7.25"]
     rows = list(csv.DictReader(io.StringIO(archive.read("data/shop-db/orders.csv").decode("utf-8-sig"))))
