@@ -54,7 +54,7 @@ SEED = f"""
 INSERT INTO dsr_datasubjectrequest (
     id, reference, kind, regime, status, identifiers, email_hash, requester_type, country, subdivision,
     language, received_at, verified_at, clock_started_on, due_on, extended_due_on, extension_reason,
-    acknowledge_by, acknowledged_at, notified_recipients, reminders_sent, outcome, denial_reason,
+    acknowledge_by, acknowledged_at, reminders_sent, outcome, denial_reason,
     assignee_id, updated_at)
 SELECT gen_random_uuid(), {_reference_sql()},
     (ARRAY['access','portability','rectification','erasure'])[(s.h2 %% 4) + 1],
@@ -65,7 +65,6 @@ SELECT gen_random_uuid(), {_reference_sql()},
     now() - (30 - s.d) * interval '1 day', now() - (30 - s.d) * interval '1 day',
     s.due_on - 30, s.due_on, s.extended_due_on, '',
     s.ack_by, CASE WHEN s.ccpa AND s.h2 / 3840 %% 2 = 0 THEN now() END,
-    '[]'::jsonb,
     CASE WHEN NOT s.open THEN '[]'::jsonb
          WHEN s.h1 / 48800 %% 4 = 0 AND s.e BETWEEN 0 AND 7 THEN '["due:7"]'::jsonb
          WHEN s.h1 / 48800 %% 4 = 0 AND s.e < 0 THEN '["due:7", "due:2", "overdue"]'::jsonb

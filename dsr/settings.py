@@ -37,6 +37,14 @@ def _read(name: str, parse: Callable[[str], Any], default: Any) -> Any:
         raise ImproperlyConfigured(f"{name} has an unusable value: {reason}") from exc
 
 
+def _country(raw: str) -> str:
+    import pycountry
+
+    if raw and pycountry.countries.get(alpha_2=raw.upper()) is None:
+        raise ValueError("not an ISO 3166 alpha-2 country code")
+    return raw.upper()
+
+
 def _bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -403,6 +411,15 @@ DSR_RATE_LOGIN_PER_IP = os.environ.get("DSR_RATE_LOGIN_PER_IP", "30/h")
 DSR_RATE_LOGIN_PER_USER = os.environ.get("DSR_RATE_LOGIN_PER_USER", "10/h")
 DSR_PUBLIC_URL = os.environ.get("DSR_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 DSR_ORGANISATION = os.environ.get("DSR_ORGANISATION", "Example Ltd")
+# Where the person writes to us about their data (an appeal under the US state laws goes here),
+# the controller's postal address and the data protection officer's contact, if there is one:
+# the access bundle says who we are with these. Empty: the line is left out, never made up.
+DSR_CONTACT_EMAIL = os.environ.get("DSR_CONTACT_EMAIL") or DEFAULT_FROM_EMAIL
+DSR_CONTROLLER_ADDRESS = os.environ.get("DSR_CONTROLLER_ADDRESS", "")
+DSR_DPO_CONTACT = os.environ.get("DSR_DPO_CONTACT", "")
+# Where this handler's own database and mail server are (ISO 3166 alpha-2), if both are in one
+# country: the access bundle then says its records of the person's requests stay there.
+DSR_DATA_COUNTRY = _read("DSR_DATA_COUNTRY", _country, "")
 
 if DSR_DEFAULT_REGIME not in {
     "gdpr", "uk_gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "ucpa", "lgpd", "pipeda",

@@ -47,8 +47,10 @@ class Task:
     ESCALATE_WAITING = "dsr.tasks.escalate_waiting"
     WATCH_DEADLINES = "dsr.tasks.watch_deadlines"
     DELIVER = "dsr.tasks.deliver"
+    READ_CURRENT = "dsr.tasks.read_current"
     # results: outcomes, bundles, retention
     SEND_OUTCOME = "dsr.tasks.send_outcome"
+    NOTIFY_RECIPIENT = "dsr.tasks.notify_recipient"
     RELEASE_RESULTS = "dsr.tasks.release_results"
     EXPIRE_BUNDLES = "dsr.tasks.expire_bundles"
     PURGE_RETAINED = "dsr.tasks.purge_retained"

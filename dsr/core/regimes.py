@@ -13,7 +13,7 @@ from django.conf import settings
 
 # EU member states plus the EEA states that apply the GDPR.
 GDPR_COUNTRIES = frozenset(
-    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO"]
+    ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO"]
 )
 COUNTRY_REGIMES = {"GB": "uk_gdpr", "BR": "lgpd", "CA": "pipeda"}
 US_STATE_REGIMES = {"CA": "ccpa", "VA": "vcdpa", "CO": "cpa", "CT": "ctdpa", "UT": "ucpa"}

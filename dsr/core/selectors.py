@@ -18,7 +18,7 @@ _NEXT_STEPS = {
     Status.REVIEW: "The work is done and our privacy team is checking the result.",
     Status.COMPLETED: "Your request is complete. We have emailed you the outcome.",
     Status.DENIED: "We could not grant your request; we have emailed you the reason and "
-    "your right to complain to a supervisory authority.",
+    "how to complain about our decision (see below).",
     Status.CANCELLED: "This request was closed.",
     Status.EXPIRED: "This request was closed because it was not confirmed in time. "
     "You are welcome to file a new one.",
@@ -26,10 +26,21 @@ _NEXT_STEPS = {
 
 
 def next_step(request: DataSubjectRequest) -> str:
-    if request.status == Status.CANCELLED and request.outcome == "duplicate" and request.duplicate_of:
+    other = request.duplicate_of
+    if request.status == Status.CANCELLED and request.outcome == "duplicate" and other:
         return (
-            f"You already have the same request under way ({request.duplicate_of.reference}); "
+            f"You already have the same request under way ({other.reference}); "
             "we have linked this one to it so the work is not done twice."
+        )
+    if request.status == Status.CANCELLED and request.outcome == "merged" and other:
+        return (
+            f"We have added the corrections you asked for here to your other request ({other.reference}), "
+            "so that they are decided together."
+        )
+    if request.status == Status.VERIFIED and other and other.status in UNDER_WAY[1:]:
+        return (
+            f"Your earlier request of the same kind ({other.reference}) is still under way. We will "
+            "deal with this one once it is done, so that neither undoes the other."
         )
     return _NEXT_STEPS[Status(request.status)]
 
@@ -48,6 +59,18 @@ def request_by_reference(reference: str) -> DataSubjectRequest:
     if request is None:
         raise Http404("No request has this reference.")
     return request
+
+
+#: A request of these statuses is being worked: another of the same kind must not be.
+UNDER_WAY = (Status.VERIFIED, Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW)
+
+
+def same_under_way(request: DataSubjectRequest, statuses=UNDER_WAY) -> DataSubjectRequest | None:
+    """The person's earliest other open request of the same kind in ``statuses``, if any."""
+    return (
+        DataSubjectRequest.objects.filter(email_hash=request.email_hash, kind=request.kind, status__in=statuses)
+        .exclude(pk=request.pk).exclude(email_hash="").order_by("received_at").first()
+    )
 
 
 def current_bundle(request: DataSubjectRequest) -> ResultBundle | None:

@@ -19,12 +19,16 @@ SHOP_SYSTEMS = [
     {
         "name": "shop-db",
         "connector": "django",
+        "public_name": "Our web shop",
         "description": "The web shop's customer and order database",
         "purposes": ["selling and delivering orders", "accounting"],
         "data_categories": ["contact details", "order history"],
-        "recipients": ["Parcel carrier (EU)"],
+        "recipients": [{"name": "Parcel carrier (EU)", "notify": "email", "email": "privacy@parcel-carrier.example"}],
         "retention": "Orders: 6 years after the financial year (tax law); account: until closed",
         "source": "the person, when ordering",
+        "automated_decisions": "None: no decision about you is made by automated means alone.",
+        "country": "DE",
+        "transfers": [],
         "config": {
             "models": [
                 {
@@ -47,12 +51,16 @@ SHOP_SYSTEMS = [
     {
         "name": "support-desk",
         "connector": "django",
+        "public_name": "Customer support",
         "description": "Customer support tickets",
         "purposes": ["answering questions and complaints"],
         "data_categories": ["contact details", "messages"],
         "recipients": [],
         "retention": "2 years after the ticket is closed",
         "source": "the person",
+        "automated_decisions": "None: no decision about you is made by automated means alone.",
+        "country": "DE",
+        "transfers": [],
         "config": {
             "models": [
                 {
@@ -74,12 +82,16 @@ def marketing_system() -> dict:
         "name": "marketing",
         "connector": "webhook",
         "actions": ["locate", "export", "erase"],  # it holds only an address: nothing to correct
-        "description": "Newsletter platform (a vendor, reached by signed webhook)",
+        "public_name": "Our newsletter",
+        "description": "The newsletter platform, run for us by a vendor",
         "purposes": ["sending the newsletter the person subscribed to"],
         "data_categories": ["email address", "consent record"],
-        "recipients": ["Newsletter vendor (processor, EU)"],
+        "recipients": [{"name": "Newsletter vendor (processor, EU)", "notify": "manual"}],
         "retention": "until the person unsubscribes",
         "source": "the person, at sign-up",
+        "automated_decisions": "None: no decision about you is made by automated means alone.",
+        "country": "IE",
+        "transfers": [{"country": "US", "safeguard": "scc", "recipient": "the vendor's support team"}],
         "config": {
             "url": f"{settings.DSR_PUBLIC_URL}/demo/marketing-webhook/",
             "send_identifiers": ["email"],

@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dsr.core.models import AuditEvent, ConnectorJob, DataSubjectRequest
+from dsr.core.models import AuditEvent, ConnectorJob, DataSubjectRequest, RecipientNotice
 from dsr.desk import dispatch
 from dsr.desk.auth import DeskRole, PersonalTokenAuthentication
 from dsr.desk.queries import QueueFilter, days_left, queue, urgency
@@ -46,7 +46,7 @@ class QueueItemSerializer(serializers.ModelSerializer):
         fields = ["id", "reference", "kind", "regime", "status", "received_at", "due_on", "days_left",
                   "urgency", "assignee"]
 
-    def get_days_left(self, obj) -> int:
+    def get_days_left(self, obj) -> int | None:
         return days_left(obj)
 
     def get_urgency(self, obj) -> str:
@@ -63,6 +63,14 @@ class JobSerializer(serializers.ModelSerializer):
                   "result", "export_records", "created_at", "finished_at"]
 
 
+class NoticeSerializer(serializers.ModelSerializer):
+    system = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = RecipientNotice
+        fields = ["id", "name", "system", "way", "address", "target", "status", "done_at", "note"]
+
+
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
@@ -76,11 +84,12 @@ class RequestDetailSerializer(QueueItemSerializer):
     jobs = JobSerializer(many=True)
     events = EventSerializer(many=True, source="audit_events")
     notes = serializers.SerializerMethodField()
+    notices = NoticeSerializer(many=True)
 
     class Meta(QueueItemSerializer.Meta):
         fields = [*QueueItemSerializer.Meta.fields, "email", "identifiers", "requester_type", "changes",
                   "verified_at", "original_due_on", "extended_due_on", "extension_reason", "acknowledge_by",
-                  "acknowledged_at", "closed_at", "outcome", "denial_reason", "jobs", "events", "notes"]
+                  "acknowledged_at", "closed_at", "outcome", "denial_reason", "jobs", "events", "notes", "notices"]
 
     original_due_on = serializers.DateField(source="due_on")
 
@@ -97,11 +106,12 @@ ACTION_INPUT = inline_serializer("DeskActionInput", {
     "decisions": serializers.ListField(child=serializers.DictField(), required=False,
                                        help_text='decide: [{"index": 1, "accept": true, "reason": ""}]'),
     "system": serializers.UUIDField(required=False, help_text="keep"),
-    "ground": serializers.CharField(required=False, help_text="keep: an Art. 17(3) ground"),
+    "ground": serializers.CharField(required=False, help_text="keep: the ground for keeping data despite the erasure (expression, legal_obligation, public_health, archiving, legal_claims)"),
     "job": serializers.UUIDField(required=False, help_text="withhold"),
     "category": serializers.CharField(required=False, help_text="withhold"),
     "record": serializers.IntegerField(required=False, help_text="withhold: one record's index"),
-    "note": serializers.CharField(required=False, help_text="complete a job"),
+    "note": serializers.CharField(required=False, help_text="complete a job; told: how the recipient was told"),
+    "notice": serializers.UUIDField(required=False, help_text="told: one of the request's recipient notices"),
     "affected": serializers.IntegerField(required=False, help_text="complete a job"),
 })
 ACTION_OUTPUT = inline_serializer("DeskActionResult", {
@@ -162,7 +172,7 @@ class RequestActionView(DeskAPIView):
                    responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 404: ErrorSerializer,
                               409: ErrorSerializer, **REFUSED},
                    summary="An action on a request: approve, deny, extend, assign, note, regime, release, "
-                   "reissue, close, complete, decide, keep, withhold")
+                   "reissue, close, complete, decide, keep, withhold, told, read")
     def post(self, request: Request, request_id: str, action: str) -> Response:
         subject_request = get_object_or_404(DataSubjectRequest, pk=request_id)
         try:

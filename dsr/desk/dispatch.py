@@ -14,12 +14,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
+from dsr.core import queue
 from dsr.core.audit import Actor
 from dsr.core.lifecycle import InvalidTransition
 from dsr.core.models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
+from dsr.core.queue import Task
 from dsr.desk import actions
 from dsr.engine import fanout
-from dsr.results import access, closing, erasure, rectification
+from dsr.results import access, closing, erasure, notices, rectification
 
 REFUSALS = (
     InvalidTransition,
@@ -29,6 +31,7 @@ REFUSALS = (
     access.NotReady,
     closing.CannotClose,
     actions.ActionRefused,
+    notices.NoticeRefused,
 )
 
 Handler = Callable[[DataSubjectRequest, Mapping[str, Any], Any, Actor], str]
@@ -135,8 +138,17 @@ def decide(r, data, user, actor):
             choice = data.get(f"decision_{index}")
             if choice in ("accept", "reject"):
                 decisions[index] = (choice == "accept", _text(data, f"reason_{index}"))
-    rectification.decide(r, decisions, actor=actor)
-    return "Corrections decided."
+    r = rectification.decide(r, decisions, actor=actor)
+    resumed = fanout.resume_decided(r, actor=actor) if r.status == Status.IN_PROGRESS else 0
+    return "Corrections decided." + (f" {resumed} system(s) will now apply them." if resumed else "")
+
+
+def read(r, data, user, actor):
+    """Read again what the systems hold now for the corrections' fields."""
+    if r.kind != "rectification" or not r.is_open:
+        raise actions.ActionRefused("Only an open rectification has values to read.")
+    queue.enqueue(Task.READ_CURRENT, str(r.pk))
+    return "Reading the current values from the systems; reload the page in a moment."
 
 
 def keep(r, data, user, actor):
@@ -159,6 +171,15 @@ def withhold(r, data, user, actor):
     return "Withheld from the bundle."
 
 
+def told(r, data, user, actor):
+    """A recipient of the person's data has been told of the change (Art. 19 and its likes)."""
+    notice = r.notices.filter(pk=_uuid(data, "notice")).first()
+    if notice is None:
+        raise actions.ActionRefused("Choose one of this request's recipients.")
+    notices.mark_told(notice, actor=actor, user=user, note=_text(data, "note"))
+    return f"{notice.name}: recorded as told."
+
+
 def _uuid(data: Mapping[str, Any], name: str) -> str | None:
     import uuid
 
@@ -170,7 +191,8 @@ def _uuid(data: Mapping[str, Any], name: str) -> str | None:
 
 REQUEST_ACTIONS: dict[str, Handler] = {
     f.__name__: f
-    for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold)
+    for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold,
+              told, read)
 }
 
 

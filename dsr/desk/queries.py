@@ -109,7 +109,10 @@ def queue(f: QueueFilter, *, user: Any) -> QuerySet[DataSubjectRequest]:
     )
 
 
-def days_left(request: DataSubjectRequest) -> int:
+def days_left(request: DataSubjectRequest) -> int | None:
+    """Days until the due date (negative: overdue); None once the request is closed."""
+    if request.status not in OPEN_STATUSES:
+        return None
     return (request.effective_due_on - timezone.localdate()).days
 
 
@@ -117,7 +120,7 @@ def urgency(request: DataSubjectRequest) -> str:
     """A colour band for the queue: overdue, due within 2 days, within 7, or calm."""
     if request.status not in OPEN_STATUSES:
         return "closed"
-    left = days_left(request)
+    left = days_left(request) or 0
     if left < 0:
         return "overdue"
     if left <= 2:

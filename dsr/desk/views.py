@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from django_otp.forms import OTPAuthenticationForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dsr.core import selectors
+from dsr.core import law, selectors
 from dsr.core.models import (
     ConnectorJob,
     DataSubjectRequest,
@@ -34,7 +34,7 @@ from dsr.desk import dispatch
 from dsr.desk.auth import desk_page
 from dsr.desk.dispatch import REFUSALS
 from dsr.desk.queries import QueueFilter, days_left, queue, urgency
-from dsr.results import access, erasure
+from dsr.results import access, erasure, rectification
 from dsr.web import ratelimit
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -130,6 +130,7 @@ def progress_fragment(request: HttpRequest, request_id: str) -> HttpResponse:
 
 def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) -> dict[str, Any]:
     jobs = list(subject_request.jobs.select_related("system").order_by("phase", "system__name"))
+    applied = law.for_request(subject_request)
     return {
         "req": subject_request,
         "days_left": days_left(subject_request),
@@ -142,12 +143,19 @@ def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) 
         "preview": access.preview(subject_request) if subject_request.status == Status.REVIEW
         and subject_request.kind in access.EXPORT_KINDS else [],
         "bundle": selectors.current_bundle(subject_request),
-        "exceptions": list(subject_request.exceptions.select_related("system")),
+        "exceptions": erasure.exceptions_cited(subject_request),
+        "law": applied,
+        "notices": list(subject_request.notices.select_related("system")),
         "withholdings": list(subject_request.withholdings.select_related("job__system")),
         "changes": list(enumerate(subject_request.changes or [], start=1)),
+        "awaiting_decision": rectification.waiting_for_decision(subject_request)
+        if subject_request.status == Status.IN_PROGRESS and subject_request.kind == Kind.RECTIFICATION else [],
+        "blocked_by": selectors.same_under_way(subject_request, (Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW))
+        if subject_request.status == Status.VERIFIED else None,
         "officers": officers(),
         "regimes": Regime.choices,
-        "grounds": ErasureGround.choices,
+        "grounds": [(v, f"{label} ({applied.ground(v)})" if applied.ground(v) else label)
+                    for v, label in ErasureGround.choices],
         "systems": SystemConnection.objects.filter(enabled=True).order_by("name"),
         "deny_templates": ReplyTemplate.objects.filter(purpose="deny"),
         "extend_templates": ReplyTemplate.objects.filter(purpose="extend"),

@@ -27,9 +27,10 @@ from dsr.core.models import (
     SystemConnection,
 )
 from dsr.core.queue import Task
+from dsr.core.selectors import same_under_way
 from dsr.results.closing import complete
 from dsr.results.erasure import skip_for_exception
-from dsr.results.rectification import undecided
+from dsr.results.rectification import undecided, waiting_for_decision
 
 from .connections import connector_for
 
@@ -73,6 +74,13 @@ def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "") -> b
     if request.kind == Kind.RECTIFICATION and request.status == Status.VERIFIED and undecided(request):
         numbers = ", ".join(str(i + 1) for i in undecided(request))
         raise NotReadyToApprove(f"Accept or reject each correction first (undecided: {numbers}).")
+    if request.status == Status.VERIFIED and (
+        other := same_under_way(request, (Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW))
+    ):
+        raise NotReadyToApprove(
+            f"The same person's {other.get_kind_display().split(' (')[0].lower()} request {other.reference} "
+            "is under way: approve this one once it has closed, so that neither undoes the other."
+        )
     with audit.batch():
         changed = lifecycle.transition(
             request, Status.APPROVED, actor=actor, details={"reason": reason} if reason else None
@@ -173,6 +181,23 @@ def advance(request_id: str) -> str | None:
             return Status.COMPLETED
         lifecycle.transition(request, Status.REVIEW, actor=Actor.scheduler(), details={"jobs": len(jobs)})
         return Status.REVIEW
+
+
+def resume_decided(request: DataSubjectRequest, *, actor: Actor) -> int:
+    """Rectify jobs that stopped for a new decision run again once every correction is decided."""
+    if undecided(request):
+        return 0
+    waiting = waiting_for_decision(request)
+    with transaction.atomic():
+        for job in waiting:
+            if ConnectorJob.objects.filter(pk=job.pk, status=JobStatus.WAITING).update(
+                status=JobStatus.PENDING, next_attempt_at=timezone.now(), error=""
+            ):
+                audit.record("job.resumed", actor=actor, request=request,
+                             details={"system": job.system.name, "action": job.action, "reason": "decided again"})
+        ids = [str(job.pk) for job in waiting]
+        transaction.on_commit(lambda: enqueue_jobs(ids))
+    return len(waiting)
 
 
 def retry_job(job: ConnectorJob, *, actor: Actor) -> bool:

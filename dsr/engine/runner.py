@@ -18,9 +18,11 @@ from django.utils import timezone
 from connectors.base import Action, Connector, ConnectorError, Deferred
 from dsr.core import storage
 from dsr.core.models import TERMINAL_JOB_STATUSES, ConnectorJob, JobStatus
+from dsr.results import rectification
 
 from .batch import batches, run_erase_batch
 from .connections import connector_for, context_for, requested_changes, subject_for
+from .current import NeedsDecision, read_values, readable
 from .outcomes import (
     Outcome,
     fail_or_retry,
@@ -80,7 +82,10 @@ def run(job_id: str) -> str | None:
         return run_erase_batch(job)
     try:
         with connector_for(job.system) as connector:
-            outcome = _perform(connector, job)
+            try:
+                outcome = _perform(connector, job)
+            except NeedsDecision as stop:  # nothing wrong with the connector: keep it
+                return _stop_for_decision(job, stop)
     except Deferred as waiting:
         if waiting.poll_after is not None:
             return poll_later(job, waiting)
@@ -91,6 +96,15 @@ def run(job_id: str) -> str | None:
         log.exception("job %s (%s) crashed", job.pk, job.system.name)
         return fail_or_retry(job, f"unexpected error in the connector: {type(exc).__name__}", permanent=False)
     return succeed(job, outcome)
+
+
+def _stop_for_decision(job: ConnectorJob, stop: NeedsDecision) -> str | None:
+    """Keep the values found (encrypted, with the request) and wait for an officer's new decision."""
+    rectification.record_current(job.request_id, job.system.name, stop.now, every=set(requested_changes(job)))
+    fields = sorted(stop.fields)  # names only: the values are personal data
+    return settle(job, JobStatus.WAITING, details={"stale": fields},
+                  result={"waiting": f"changed since the decision: {', '.join(fields)}; decide again",
+                          "stale": fields})
 
 
 def _perform(connector: Connector, job: ConnectorJob) -> Outcome:
@@ -116,6 +130,11 @@ def _perform(connector: Connector, job: ConnectorJob) -> Outcome:
             result["verified"] = True
         return Outcome(affected=receipt.affected, result=result)
     if job.action == Action.RECTIFY:
-        receipt = connector.rectify(subject, requested_changes(job), job=context)
+        changes = requested_changes(job)
+        if readable(connector):  # never overwrite a value changed since the officer decided
+            now = read_values(connector, subject, list(changes))
+            if conflicts := rectification.stale(job.request, job.system.name, now):
+                raise NeedsDecision(conflicts, now)
+        receipt = connector.rectify(subject, changes, job=context)
         return Outcome(affected=receipt.affected, result={"receipt": receipt_of(receipt)})
     raise ConnectorError(f"unknown action {job.action!r}", permanent=True)

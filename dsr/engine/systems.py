@@ -8,6 +8,7 @@ to what the template can do.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -24,11 +25,17 @@ from dsr.engine.connections import build_connector
 
 _ENV_REF = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
 _FIELDS = {
-    "connector", "template", "config", "secrets", "enabled", "actions", "identity_source", "max_attempts",
-    "description", "purposes", "data_categories", "recipients", "retention", "source",
-    "automated_decisions",
+    "connector", "template", "config", "secrets", "enabled", "actions", "identity_source",
+    "max_attempts", "public_name", "description", "purposes", "data_categories", "recipients",
+    "retention", "source", "automated_decisions", "country", "transfers",
 }
-_LIST_FIELDS = ("purposes", "data_categories", "recipients")
+_LIST_FIELDS = ("purposes", "data_categories")
+# What an access answer tells the person about each system (GDPR Art. 15(1)-(2)): each
+# field's "not stated" value. The answer says "being checked" for these, never a guess.
+PRIVACY_METADATA = {
+    "public_name": "", "purposes": [], "data_categories": [], "recipients": None, "retention": "",
+    "source": "", "automated_decisions": "", "country": "", "transfers": None,
+}
 
 
 class SystemsFileError(ValueError):
@@ -110,6 +117,9 @@ def parse(text: str, *, environ: dict[str, str] | None = None) -> list[dict[str,
         for field in _LIST_FIELDS:
             if not isinstance(values.get(field, []), list):
                 raise SystemsFileError(f"{name}: {field} must be a list")
+        for field in ("recipients", "transfers"):  # null: not stated; []: none
+            if values.get(field) is not None and not isinstance(values[field], list):
+                raise SystemsFileError(f"{name}: {field} must be a list")
         values = _stored_values(name, values)
         try:
             cls = registry.load(str(values.get("connector", "")))
@@ -150,19 +160,29 @@ class CheckRow:
     connector: str
     ok: bool
     message: str
+    missing: list[str] = dataclasses.field(default_factory=list)  # privacy metadata not stated
+
+
+def missing_metadata(system: SystemConnection) -> list[str]:
+    """The privacy metadata an access answer needs that this system has not stated."""
+    return [name for name, unset in PRIVACY_METADATA.items() if getattr(system, name) in (unset, None)]
 
 
 def check_all() -> list[CheckRow]:
     """Run every enabled system's check(); a broken one is reported, never raised."""
     rows = []
     for system in SystemConnection.objects.filter(enabled=True).order_by("name"):
-        try:
-            with build_connector(system) as connector:
-                connector.check()
-        except ConnectorError as exc:
-            rows.append(CheckRow(system.name, system.connector, False, exc.message))
-        except Exception as exc:  # noqa: BLE001 - the table must cover every system
-            rows.append(CheckRow(system.name, system.connector, False, f"{type(exc).__name__}: {exc}"))
-        else:
-            rows.append(CheckRow(system.name, system.connector, True, "ok"))
+        rows.append(_check(system))
+        rows[-1].missing = missing_metadata(system)
     return rows
+
+
+def _check(system: SystemConnection) -> CheckRow:
+    try:
+        with build_connector(system) as connector:
+            connector.check()
+    except ConnectorError as exc:
+        return CheckRow(system.name, system.connector, False, exc.message)
+    except Exception as exc:  # noqa: BLE001 - the table must cover every system
+        return CheckRow(system.name, system.connector, False, f"{type(exc).__name__}: {exc}")
+    return CheckRow(system.name, system.connector, True, "ok")

@@ -10,12 +10,18 @@ from celery import shared_task
 from dsr.core import emails
 from dsr.core.queue import Task, mail_task
 
-from . import recovery, runner, watch
+from . import current, recovery, runner, watch
 
 
 @shared_task(name=Task.RUN_JOB, acks_late=True, reject_on_worker_lost=True)
 def run_job(job_id: str) -> str | None:
     return runner.run(job_id)
+
+
+@shared_task(name=Task.READ_CURRENT)
+def read_current(request_id: str) -> list[str]:
+    """Read what the systems hold now for a rectification's fields, for the officer to decide."""
+    return current.read_current(request_id)
 
 
 @shared_task(name=Task.RECONCILE)

@@ -17,12 +17,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from dsr.core import audit, deadlines, lifecycle
+from dsr.core import audit, deadlines, lifecycle, queue
 from dsr.core.audit import Actor
 from dsr.core.crypto import code_hash, constant_time_equal
 from dsr.core.errors import PublicError
 from dsr.core.models import ActorType, DataSubjectRequest, Kind, Status, Verification
+from dsr.core.queue import Task
+from dsr.core.selectors import same_under_way
 from dsr.engine import fanout
+from dsr.results import rectification
 
 _LINK_SALT = "dsr.verification-link"
 _PAST_VERIFICATION = {Status.VERIFIED, Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW}
@@ -220,26 +223,41 @@ def _mark_verified(
 
 
 def after_verified(request: DataSubjectRequest, *, auto_approve: bool = False) -> None:
-    """Close a duplicate, or start the work when approval is automatic for this kind."""
+    """Merge or close a duplicate, or start the work when approval is automatic for this kind."""
     _close_if_duplicate(request)
     if request.status != Status.VERIFIED:
         return
     if request.kind == Kind.RECTIFICATION:
+        queue.on_commit(Task.READ_CURRENT, str(request.pk))  # what the officer decides against
         return  # an officer decides each correction first
     if auto_approve or request.kind in settings.DSR_AUTO_APPROVE_KINDS:
         fanout.approve(request, actor=Actor(ActorType.SCHEDULER, "auto-approval"), reason="auto")
 
 
 def _close_if_duplicate(request: DataSubjectRequest) -> None:
-    """The same person already has this kind of request under way: don't do the work twice."""
-    original = request.duplicate_of
-    if original is None or original.status not in _PAST_VERIFICATION:
+    """The same person already has this kind of request verified: one is worked, never both.
+
+    Whichever was filed first, the one verified first is the one worked. A later one is
+    closed as its duplicate; a correction request is merged into it while its corrections
+    are still to be decided, and otherwise waits (``fanout.approve`` refuses it) until the
+    first has closed, when it is decided against the values the first one left.
+    """
+    original = same_under_way(request)
+    if original is None:
         return
-    lifecycle.transition(
-        request,
-        Status.CANCELLED,
-        actor=Actor.subject(),
-        details={"reason": "duplicate", "duplicate_of": original.reference},
-        fields={"outcome": "duplicate"},
-    )
+    if request.kind != Kind.RECTIFICATION:
+        lifecycle.transition(
+            request,
+            Status.CANCELLED,
+            actor=Actor.subject(),
+            details={"reason": "duplicate", "duplicate_of": original.reference},
+            fields={"outcome": "duplicate", "duplicate_of": original},
+        )
+    elif original.status == Status.VERIFIED:
+        rectification.merge_into(original, request, actor=Actor.subject())
+    elif request.duplicate_of_id != original.pk:
+        DataSubjectRequest.objects.filter(pk=request.pk).update(duplicate_of=original)
+        request.duplicate_of = original
+        audit.record("request.linked", actor=Actor.subject(), request=request,
+                     details={"duplicate_of": original.reference, "waits": True})
 

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dsr.core import queue, selectors, tokens
+from dsr.core import law, queue, selectors, tokens
 from dsr.core.models import Status
 from dsr.core.queue import Task
 from dsr.core.selectors import next_step, request_by_reference
@@ -83,7 +83,7 @@ def verify(request: HttpRequest, reference: str) -> HttpResponse:
                 form.add_error("code", exc.detail)
                 status = exc.status
             else:
-                messages.success(request, "Thank you: you are verified.")
+                _thank(request, verified)
                 return redirect(_status_url(verified))
     return render(
         request,
@@ -93,10 +93,20 @@ def verify(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
+def _thank(request: HttpRequest, verified) -> None:
+    """What the person sees once confirmed: not "verified" alone when the request was folded into another."""
+    if verified.status == Status.CANCELLED:
+        messages.success(request, "Thank you for confirming. You already have this request with us: see below.")
+    else:
+        messages.success(request, "Thank you: you are verified.")
+
+
 @require_http_methods(["GET", "POST"])
 def verify_link(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     """GET shows a button; only the POST verifies, so mail scanners that follow links don't."""
     subject_request = request_by_reference(reference)
+    if subject_request.status != Status.AWAITING_VERIFICATION:  # used already, or closed: no code to enter
+        return render(request, "dsr/verify_done.html", {"subject_request": subject_request}, status=200)
     error = None
     if request.method == "POST":
         try:
@@ -107,7 +117,7 @@ def verify_link(request: HttpRequest, reference: str, token: str) -> HttpRespons
         except verification.VerificationError as exc:
             error = exc.detail
         else:
-            messages.success(request, "Thank you: you are verified.")
+            _thank(request, verified)
             return redirect(_status_url(verified))
     return render(
         request,
@@ -163,7 +173,10 @@ def _status_page(request: HttpRequest, subject_request, token: str, *, form=None
         "dsr/status.html",
         {
             "subject_request": subject_request,
+            "law": law.for_request(subject_request),
             "next_step": next_step(subject_request),
+            "other_url": _status_url(subject_request.duplicate_of)
+            if subject_request.duplicate_of and subject_request.outcome in ("duplicate", "merged") else "",
             "token": token,
             "bundle": item if item and item.available else None,
             "expired_bundle": item is not None and not item.available,

@@ -3,9 +3,10 @@
 Layout (documented in docs/bundle.md)::
 
     manifest.json                  request, systems, counts, withholdings, schema version
-    index.html                     readable offline: the data and the GDPR Art. 15 information
+    index.html                     readable offline: who we are, the records, what the law asks us to say
     data/<system>/<category>.json  the records, a JSON array of objects
-    data/<system>/<category>.csv   the same, one row per record
+    data/<system>/<category>.csv   the same, one row per record (UTF-8 with a byte-order mark)
+    data/<system>/<category>-page-<n>.html  the same as readable tables, index.PAGE_ROWS a page
 
 Records are read from each job's encrypted export, a category at a time, so memory
 stays bounded however many there are. The ZIP goes straight into an encrypting
@@ -24,11 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dsr.core import storage
+from dsr.core import law, storage
 from dsr.core.models import (
     ConnectorJob,
     DataSubjectRequest,
@@ -37,6 +36,9 @@ from dsr.core.models import (
     SystemConnection,
     Withholding,
 )
+
+from . import index as pages_html
+from . import own_records
 
 SCHEMA_VERSION = "1.0"
 # CCPA §7024(d): never disclosed, whatever the request.
@@ -73,8 +75,9 @@ def csv_cell(value: Any) -> str:
 class CategoryPlan:
     system: str
     category: str
-    job: ConnectorJob
+    job: ConnectorJob | None  # None: records we hold ourselves, in ``rows``
     columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] | None = None
     count: int = 0
     withheld_records: set[int] = field(default_factory=set)
     withheld_fields: dict[str, str] = field(default_factory=dict)  # field → why
@@ -86,21 +89,38 @@ class CategoryPlan:
 
 def _ccpa_fields(job: ConnectorJob, regime: str) -> dict[str, str]:
     """Fields the system's config marks as a category the CCPA forbids disclosing."""
-    if regime != "ccpa":
+    cite = law.law_for(regime).cite.get("never_disclosed")
+    if not cite:
         return {}
     marked = job.system.config.get("field_categories", {})
     return {
-        name: f"CCPA §7024(d): {CCPA_NEVER_DISCLOSED[kind]} is never disclosed"
+        name: f"{cite}: {CCPA_NEVER_DISCLOSED[kind]} is never disclosed"
         for name, kind in marked.items()
         if kind in CCPA_NEVER_DISCLOSED
     }
 
 
-def _records(job: ConnectorJob, category: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def _records(p: CategoryPlan) -> Iterator[tuple[int, dict[str, Any]]]:
     """(index within the job's export, fields) for one category."""
-    for index, record in enumerate(storage.read_records(job.export_file)):
-        if record.get("category") == category:
+    if p.rows is not None:
+        yield from enumerate(p.rows)
+        return
+    for index, record in enumerate(storage.read_records(p.job.export_file)):
+        if record.get("category") == p.category:
             yield index, record.get("fields") or {}
+
+
+def _own_plans(request: DataSubjectRequest) -> list[CategoryPlan]:
+    """What this handler holds about the person's requests, as one more system (access only)."""
+    if request.kind != Kind.ACCESS:
+        return []
+    by_category: dict[str, CategoryPlan] = {}
+    for category, fields in own_records.records(request):
+        entry = by_category.setdefault(category, CategoryPlan(own_records.SYSTEM, category, None, rows=[]))
+        entry.rows.append(fields)
+        entry.count += 1
+        entry.columns.extend(name for name in fields if name not in entry.columns)
+    return list(by_category.values())
 
 
 def plan(request: DataSubjectRequest) -> list[CategoryPlan]:
@@ -133,7 +153,7 @@ def plan(request: DataSubjectRequest) -> list[CategoryPlan]:
                 elif name not in entry.columns:
                     entry.columns.append(name)
         plans.extend(by_category[c] for c in sorted(by_category))
-    return plans
+    return plans + _own_plans(request)
 
 
 def _withheld_list(request: DataSubjectRequest, plans: list[CategoryPlan]) -> list[dict[str, Any]]:
@@ -160,6 +180,7 @@ def manifest(request: DataSubjectRequest, plans: list[CategoryPlan], generated_a
         entry = systems.setdefault(p.system, {"name": p.system, "records": {}, "files": []})
         entry["records"][p.category] = p.count
         entry["files"] += [f"{p.path}.json", f"{p.path}.csv"]
+        entry["files"] += [pages_html.page_path(p, n) for n in range(1, pages_html.pages(p.count) + 1)]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": generated_at,
@@ -195,13 +216,22 @@ class _Digesting(io.RawIOBase):
         return len(chunk)
 
 
-def _write_category(zf: zipfile.ZipFile, p: CategoryPlan) -> None:
+def _kept(p: CategoryPlan) -> Iterator[dict[str, Any]]:
+    """The category's records as the bundle gives them: withheld records and fields left out."""
+    for index, fields in _records(p):
+        if index not in p.withheld_records:
+            yield {k: v for k, v in fields.items() if k not in p.withheld_fields}
+
+
+def _write_category(zf: zipfile.ZipFile, p: CategoryPlan, request: DataSubjectRequest, shown: str) -> None:
+    for path, html in pages_html.render_pages(request, p, _kept(p), shown):
+        zf.writestr(path, html)
     skip = p.withheld_records
     with zf.open(f"{p.path}.json", "w", force_zip64=True) as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         out.write("[")
         first = True
-        for index, fields in _records(p.job, p.category):
+        for index, fields in _records(p):
             if index in skip:
                 continue
             kept = {k: v for k, v in fields.items() if k not in p.withheld_fields}
@@ -211,10 +241,11 @@ def _write_category(zf: zipfile.ZipFile, p: CategoryPlan) -> None:
         out.flush()
         out.detach()
     with zf.open(f"{p.path}.csv", "w", force_zip64=True) as raw:
-        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        # With a byte-order mark, spreadsheet programs read the file as UTF-8 (accents, €).
+        out = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         writer = csv.writer(out)
         writer.writerow([csv_cell(c) for c in p.columns])
-        for index, fields in _records(p.job, p.category):
+        for index, fields in _records(p):
             if index not in skip:
                 writer.writerow([csv_cell(fields.get(c)) for c in p.columns])
         out.flush()
@@ -226,41 +257,21 @@ def build(request: DataSubjectRequest, relative_path: str) -> tuple[dict[str, An
     plans = plan(request)
     generated_at = timezone.now().isoformat()
     info = manifest(request, plans, generated_at)
+    systems = _systems(request, plans)
+    shown = {s.name: s.shown_name for s in systems}
     with storage.EncryptedWriter(relative_path) as sink:
         digesting = _Digesting(sink)
         with zipfile.ZipFile(digesting, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("manifest.json", json.dumps(info, indent=2, ensure_ascii=False))
             for p in plans:
-                _write_category(zf, p)
-            zf.writestr("index.html", _index_html(request, info, plans))
+                _write_category(zf, p, request, shown.get(p.system, p.system))
+            zf.writestr("index.html", pages_html.render_index(request, info, plans, systems))
     return info, digesting.sha256.hexdigest(), digesting.size
 
 
-def _index_html(request: DataSubjectRequest, info: dict[str, Any], plans: list[CategoryPlan]) -> str:
+def _systems(request: DataSubjectRequest, plans: list[CategoryPlan]) -> list[SystemConnection]:
     names = {p.system for p in plans} | set(
         request.jobs.filter(action="export").values_list("system__name", flat=True)
     )
-    systems = SystemConnection.objects.filter(name__in=names).order_by("name")
-    return render_to_string(
-        "bundle/index.html",
-        {"request": request, "manifest": info, "systems": systems, "plans": plans,
-         "authority": supervisory_authority(request.regime), "organisation": settings.DSR_ORGANISATION},
-    )
-
-
-AUTHORITIES = {
-    "gdpr": "the data protection supervisory authority of the EU or EEA country where you live or work, "
-    "or where you think the law was broken",
-    "uk_gdpr": "the Information Commissioner's Office (ico.org.uk)",
-    "ccpa": "the California Privacy Protection Agency (cppa.ca.gov) or the California Attorney General",
-    "vcdpa": "the Virginia Attorney General",
-    "cpa": "the Colorado Attorney General",
-    "ctdpa": "the Connecticut Attorney General",
-    "ucpa": "the Utah Division of Consumer Protection",
-    "lgpd": "the Autoridade Nacional de Proteção de Dados (ANPD)",
-    "pipeda": "the Office of the Privacy Commissioner of Canada",
-}
-
-
-def supervisory_authority(regime: str) -> str:
-    return AUTHORITIES.get(regime, AUTHORITIES["gdpr"])
+    found = list(SystemConnection.objects.filter(name__in=names).order_by("name"))
+    return found + [own_records.system()] if own_records.SYSTEM in names else found

@@ -1,8 +1,8 @@
 """Answering the person: complete, deny, extend; and what completion leaves behind.
 
 Completing an erasure keeps a suppression hash of each identifier; completing an
-erasure or a rectification records the recipients told of it (GDPR Art. 19).
-Each outcome is emailed from a template, after commit.
+erasure or a rectification starts telling the recipients of the changed data
+(``dsr.results.notices``). Each outcome is emailed from a template, after commit.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from dsr.core.models import (
     JobStatus,
     Kind,
     Status,
-    SystemConnection,
 )
 from dsr.core.queue import Task
 from dsr.core.selectors import current_bundle
-from dsr.results import suppression
+from dsr.results import notices, own_records, suppression
+from dsr.results.erasure import exceptions_cited
 
 
 class CannotClose(Exception):
@@ -35,27 +35,10 @@ def _send(request: DataSubjectRequest, outcome: str) -> None:
     queue.on_commit(Task.SEND_OUTCOME, str(request.pk), outcome)
 
 
-def recipients_to_notify(request: DataSubjectRequest) -> list[dict[str, str]]:
-    """Art. 19: who received the data from the systems that changed it, and how they are told."""
-    touched = request.jobs.filter(status=JobStatus.SUCCEEDED, action__in=["erase", "rectify"]).select_related("system")
-    connected = set(SystemConnection.objects.filter(enabled=True).values_list("name", flat=True))
-    seen: dict[str, dict[str, str]] = {}
-    for job in touched:
-        for name in job.system.recipients or []:
-            seen.setdefault(name, {
-                "name": name,
-                "via": "its own job" if name in connected else "a task for the privacy team",
-                "from_system": job.system.name,
-            })
-    return sorted(seen.values(), key=lambda r: r["name"])
-
-
 def complete(request: DataSubjectRequest, *, actor: Actor, outcome: str = "completed") -> bool:
     """Close the request as done (or partly done), with what the law asks us to keep and tell."""
     with audit.batch():
         extra: dict[str, Any] = {"outcome": outcome}
-        if request.kind in (Kind.ERASURE, Kind.RECTIFICATION):
-            extra["notified_recipients"] = recipients_to_notify(request)
         if request.kind == Kind.ERASURE and request.exceptions.exists():
             extra["outcome"] = outcome = "partial"
         changed = lifecycle.transition(
@@ -63,13 +46,11 @@ def complete(request: DataSubjectRequest, *, actor: Actor, outcome: str = "compl
         )
         if not changed:
             return False
-        for recipient in extra.get("notified_recipients", []):
-            # A connected recipient was told by its own job; any other is a task for the team.
-            verb = "recipient.notified" if recipient["via"] == "its own job" else "recipient.to_notify"
-            audit.record(verb, actor=actor, request=request,
-                         details={"recipient": recipient["name"], "via": recipient["via"]})
+        if request.kind in (Kind.ERASURE, Kind.RECTIFICATION):
+            notices.create_for(request, actor=actor)
         if request.kind == Kind.ERASURE:
             suppression.record(request)
+            own_records.forget_earlier(request, actor=actor)
         _send(request, "partial" if outcome == "partial" else "completed")
     return True
 
@@ -121,10 +102,11 @@ def outcome_context(request: DataSubjectRequest) -> dict[str, Any]:
     item = current_bundle(request)
     return {
         "request": request,
-        "exceptions": list(request.exceptions.select_related("system")),
-        "recipients": request.notified_recipients or [],
+        "exceptions": exceptions_cited(request),
+        **notices.split(request),
         "changes": request.changes or [],
         "bundle": item,
         "withheld": (item.manifest.get("withheld") if item else []) or [],
         "skipped": list(request.jobs.filter(status=JobStatus.SKIPPED).select_related("system")),
+        "own_records": own_records.kept(request),
     }

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from dsr.core import audit, queue
+from dsr.core import audit, law, queue
 from dsr.core.audit import Actor
 from dsr.core.models import (
     ConnectorJob,
@@ -20,6 +20,8 @@ from dsr.core.models import (
     SystemConnection,
 )
 from dsr.core.queue import Task
+
+from . import own_records
 
 
 class ExceptionRefused(Exception):
@@ -60,9 +62,18 @@ def skip_for_exception(job: ConnectorJob, item: ErasureException) -> None:
     )
 
 
+def exceptions_cited(request: DataSubjectRequest) -> list[ErasureException]:
+    """The request's exceptions, each with ``cite``: its ground's provision in the request's law."""
+    applied = law.for_request(request)
+    exceptions = list(request.exceptions.select_related("system"))
+    for item in exceptions:
+        item.cite = applied.ground(item.ground)
+    return exceptions
+
+
 def certificate_context(request: DataSubjectRequest) -> dict[str, Any]:
     jobs = list(request.jobs.select_related("system").order_by("system__name", "phase"))
-    exceptions = {e.system_id: e for e in request.exceptions.select_related("system")}
+    exceptions = {e.system_id: e for e in exceptions_cited(request)}
     rows = []
     for job in jobs:
         receipt = (job.result or {}).get("receipt", {})
@@ -77,9 +88,11 @@ def certificate_context(request: DataSubjectRequest) -> dict[str, Any]:
     last = request.audit_events.order_by("-seq").first()
     return {
         "request": request,
+        "law": law.for_request(request),
         "rows": rows,
         "exceptions": list(exceptions.values()),
-        "recipients": request.notified_recipients or [],
+        "notices": list(request.notices.select_related("system")),
+        "own_records": own_records.kept(request),
         "last_event": last,
         "generated_at": timezone.now(),
     }

@@ -23,22 +23,24 @@ def purge() -> int:
     due = DataSubjectRequest.objects.filter(
         status__in=TERMINAL_STATUSES, closed_at__lt=cutoff, purged_at__isnull=True
     )
-    purged = 0
-    for request in due.iterator(chunk_size=200):
-        for job in request.jobs.exclude(export_file=""):
-            storage.delete(job.export_file)
-        for item in request.bundles.exclude(file=""):
-            storage.delete(item.file)
-        with transaction.atomic():
-            changed = DataSubjectRequest.objects.filter(pk=request.pk, purged_at__isnull=True).update(
-                identifiers={}, email_hash="", agent=None, changes=None, details=None,
-                purged_at=timezone.now(),
-            )
-            if not changed:
-                continue
-            ConnectorJob.objects.filter(request=request).update(learned=None, export_file="")
-            request.bundles.update(file="", deleted_at=timezone.now())
-            audit.record("request.purged", actor=Actor.scheduler(), request=request,
-                         details={"after_months": settings.DSR_RECORD_RETENTION_MONTHS})
-            purged += 1
-    return purged
+    reason = f"after {settings.DSR_RECORD_RETENTION_MONTHS} months"
+    return sum(purge_one(request, reason=reason) for request in due.iterator(chunk_size=200))
+
+
+def purge_one(request: DataSubjectRequest, *, reason: str) -> bool:
+    """One closed request keeps its record and loses the person's identifiers and exports."""
+    for job in request.jobs.exclude(export_file=""):
+        storage.delete(job.export_file)
+    for item in request.bundles.exclude(file=""):
+        storage.delete(item.file)
+    with transaction.atomic():
+        changed = DataSubjectRequest.objects.filter(pk=request.pk, purged_at__isnull=True).update(
+            identifiers={}, email_hash="", agent=None, changes=None, details=None,
+            purged_at=timezone.now(),
+        )
+        if not changed:
+            return False
+        ConnectorJob.objects.filter(request=request).update(learned=None, export_file="")
+        request.bundles.update(file="", deleted_at=timezone.now())
+        audit.record("request.purged", actor=Actor.scheduler(), request=request, details={"reason": reason})
+    return True

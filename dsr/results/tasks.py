@@ -15,8 +15,7 @@ from dsr.core.models import DataSubjectRequest
 from dsr.core.queue import Task, mail_task
 from dsr.core.tokens import status_token
 
-from . import access, retention
-from .bundle import supervisory_authority
+from . import access, notices, retention
 from .closing import outcome_context
 
 
@@ -30,12 +29,17 @@ def send_outcome(request_id: str, outcome: str) -> None:
     context = {
         **outcome_context(request),
         "status_url": emails.absolute(reverse("dsr:status", args=[request.reference])) + f"?t={token}",
-        "authority": supervisory_authority(request.regime),
         "outcome": outcome,
     }
     emails.send(f"outcome_{outcome}", to=request.email, context=context)
     audit.record("outcome.sent", actor=Actor.scheduler(), request=request,
                  details={"outcome": outcome, "channel": "email"})
+
+
+@mail_task(name=Task.NOTIFY_RECIPIENT)
+def notify_recipient(notice_id: str) -> None:
+    """Email a recipient of the person's data about an erasure or a correction."""
+    notices.send(notice_id)
 
 
 @shared_task(name=Task.RELEASE_RESULTS, acks_late=True)

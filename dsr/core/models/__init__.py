@@ -19,7 +19,16 @@ from .requests import (
     Verification,
     new_reference,
 )
-from .results import ErasureException, ErasureGround, ResultBundle, Suppression, Withholding
+from .results import (
+    ErasureException,
+    ErasureGround,
+    NoticeStatus,
+    NoticeWay,
+    RecipientNotice,
+    ResultBundle,
+    Suppression,
+    Withholding,
+)
 from .systems import (
     TERMINAL_JOB_STATUSES,
     ConnectorAction,
@@ -48,6 +57,9 @@ __all__ = [
     "JobStatus",
     "Kind",
     "Note",
+    "NoticeStatus",
+    "NoticeWay",
+    "RecipientNotice",
     "Regime",
     "ReplyTemplate",
     "RequesterType",

@@ -99,7 +99,6 @@ class DataSubjectRequest(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True, help_text="identifiers removed after retention")
-    notified_recipients = models.JSONField(default=list, blank=True, help_text="Art. 19 notifications")
     reminders_sent = models.JSONField(default=list, blank=True, help_text="deadline reminders sent")
     outcome = models.CharField(max_length=32, blank=True)
     denial_reason = models.TextField(blank=True)

@@ -1,4 +1,4 @@
-"""What requests leave behind: bundles, withheld records, erasure exceptions, suppression."""
+"""What requests leave behind: bundles, withheld records, erasure exceptions, notices, suppression."""
 
 from __future__ import annotations
 
@@ -57,13 +57,16 @@ class Withholding(models.Model):
 
 
 class ErasureGround(models.TextChoices):
-    """GDPR Art. 17(3): why some data may be kept despite an erasure request."""
+    """Why some data may be kept despite an erasure request (GDPR Art. 17(3) and its likes).
 
-    EXPRESSION = "expression", "Art. 17(3)(a): freedom of expression and information"
-    LEGAL_OBLIGATION = "legal_obligation", "Art. 17(3)(b): a legal obligation or a public task"
-    PUBLIC_HEALTH = "public_health", "Art. 17(3)(c): public health"
-    ARCHIVING = "archiving", "Art. 17(3)(d): archiving, research or statistics"
-    LEGAL_CLAIMS = "legal_claims", "Art. 17(3)(e): legal claims"
+    Each regime's own provision for a ground is in ``dsr.core.law`` (``Law.grounds``).
+    """
+
+    EXPRESSION = "expression", "freedom of expression and information"
+    LEGAL_OBLIGATION = "legal_obligation", "a legal obligation or a public task"
+    PUBLIC_HEALTH = "public_health", "public health"
+    ARCHIVING = "archiving", "archiving, research or statistics"
+    LEGAL_CLAIMS = "legal_claims", "legal claims"
 
 
 class ErasureException(models.Model):
@@ -79,6 +82,50 @@ class ErasureException(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["request", "system"], name="one_exception_per_system")]
+
+
+class NoticeWay(models.TextChoices):
+    EMAIL = "email", "by email, sent by a task"
+    SYSTEM = "system", "by its own connected system's job"
+    MANUAL = "manual", "by the privacy team"
+
+
+class NoticeStatus(models.TextChoices):
+    TO_DO = "to_do", "Not yet told: a task for the privacy team"
+    SENDING = "sending", "Not yet told: the email is on its way"
+    DONE = "done", "Told"
+
+
+class RecipientNotice(models.Model):
+    """Telling one recipient of a system's data about an erasure or a correction (GDPR Art. 19).
+
+    Only ``done`` means told; the texts say "we told X on <done_at>" for those and "we will
+    tell X" for the others. Moves between statuses: ``dsr.results.notices``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="notices")
+    system = models.ForeignKey(
+        SystemConnection, null=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="the system whose data they received",
+    )
+    name = models.CharField(max_length=200)
+    way = models.CharField(max_length=8, choices=NoticeWay.choices)
+    address = models.EmailField(blank=True, help_text="the recipient's own address, for way=email")
+    target = models.CharField(max_length=64, blank=True, help_text="the connected system, for way=system")
+    status = models.CharField(max_length=8, choices=NoticeStatus.choices, default=NoticeStatus.TO_DO)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True, help_text="how they were told")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["request", "name"], name="notice_once_per_recipient")]
+
+    @property
+    def told(self) -> bool:
+        return self.status == NoticeStatus.DONE
 
 
 class Suppression(models.Model):

@@ -8,6 +8,9 @@ from django.db import models
 from django.utils import timezone
 
 from ..fields import EncryptedJSONField
+from ..recipients import validate as validate_recipients
+from ..transfers import validate as validate_transfers
+from ..transfers import validate_country
 from .requests import DataSubjectRequest
 
 
@@ -37,14 +40,27 @@ class SystemConnection(models.Model):
     )
     max_attempts = models.PositiveSmallIntegerField(default=5)
     token_hash = models.CharField(max_length=64, blank=True, db_index=True)
-    # Privacy metadata for the access response (GDPR Art. 15(1)).
+    # Privacy metadata for the access response (GDPR Art. 15(1) and (2)). What is not given
+    # (empty, or None where empty means "none") is told to the person as being checked.
+    public_name = models.CharField(max_length=100, blank=True, help_text="the name a person reads, e.g. Our web shop")
     description = models.TextField(blank=True)
     purposes = models.JSONField(default=list, blank=True)
     data_categories = models.JSONField(default=list, blank=True)
-    recipients = models.JSONField(default=list, blank=True)
+    recipients = models.JSONField(
+        null=True, blank=True, default=None, validators=[validate_recipients],
+        help_text="who receives this data and how they are told of a change (dsr/core/recipients.py); "
+        "[] for no one, empty for not yet stated",
+    )
     retention = models.TextField(blank=True)
     source = models.TextField(blank=True)
-    automated_decisions = models.TextField(blank=True)
+    automated_decisions = models.TextField(blank=True, help_text="say so in words where there are none")
+    country = models.CharField(max_length=2, blank=True, validators=[validate_country],
+                               help_text="where the system keeps the data (ISO 3166 alpha-2)")
+    transfers = models.JSONField(
+        null=True, blank=True, default=None, validators=[validate_transfers],
+        help_text="every other country the data goes to, with its safeguard (dsr/core/transfers.py); "
+        "[] for none, empty for not yet stated",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,6 +69,11 @@ class SystemConnection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def shown_name(self) -> str:
+        """What a person reads: the plain name, else the description; the internal name last."""
+        return self.public_name or self.description or self.name
 
 
 class JobStatus(models.TextChoices):

@@ -4,7 +4,8 @@ from dsr.engine.systems import check_all
 
 
 class Command(BaseCommand):
-    help = "Run every enabled system's check() and print a table; exit non-zero if any fails."
+    help = ("Run every enabled system's check() and print a table; exit non-zero if any fails. "
+            "Warn for each system whose privacy metadata (for access answers) is not stated.")
 
     def handle(self, *args, **options):
         rows = check_all()
@@ -15,6 +16,11 @@ class Command(BaseCommand):
         for row in rows:
             mark = self.style.SUCCESS("ok  ") if row.ok else self.style.ERROR("FAIL")
             self.stdout.write(f"{mark} {row.name:<{width}}  {row.connector:<9} {row.message}")
+        for row in rows:
+            if row.missing:
+                self.stdout.write(self.style.WARNING(
+                    f"WARN {row.name}: privacy metadata not stated: {', '.join(row.missing)}. "
+                    "Access answers say these are being checked until they are."))
         failed = [r.name for r in rows if not r.ok]
         if failed:
             raise CommandError(f"{len(failed)} of {len(rows)} systems failed: {', '.join(failed)}")

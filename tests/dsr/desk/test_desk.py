@@ -400,6 +400,7 @@ def test_review_decide_keep_withhold_release_and_close_from_the_page(officer_pag
     rect = RequestFactory(kind="rectification", status=Status.VERIFIED, identifiers={"email": "a@example.com"},
                           changes=[{"field": "name", "value": "Ann"}, {"field": "email", "value": "x@y.z"}])
     assert "Accept or reject each correction first" in officer_page(rect, "approve")
+    assert "Reading the current values" in officer_page(rect, "read")  # what the officer decides against
     officer_page(rect, "decide", {"decision_0": "accept", "decision_1": "reject", "reason_1": "Not a correction."})
     officer_page(rect, "approve")
     assert rect.status == Status.REVIEW
@@ -452,6 +453,7 @@ def test_the_officer_api_acts_and_refuses_clearly(officer_api, django_capture_on
     assert twice.status_code == 409
     assert officer_api.post("/api/v1/desk/bulk/approve/", {"ids": ["nope"]}, format="json").status_code == 400
     decide = RequestFactory(kind="rectification", status=Status.VERIFIED, changes=[{"field": "name", "value": "B"}])
+    assert officer_api.post(f"/api/v1/desk/requests/{decide.pk}/read/", {}, format="json").status_code == 200
     response = officer_api.post(f"/api/v1/desk/requests/{decide.pk}/decide/",
                                 {"decisions": [{"index": 1, "accept": True}]}, format="json")
     assert response.status_code == 200

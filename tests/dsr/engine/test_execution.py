@@ -13,7 +13,7 @@ from connectors.memory import MemoryConnector
 from dsr.core import storage
 from dsr.core.audit import Actor
 from dsr.core.models import AuditEvent, ConnectorJob, JobStatus, Status, SystemConnection
-from dsr.engine import fanout, outcomes, recovery, runner
+from dsr.engine import current, fanout, outcomes, recovery, runner
 from tests.dsr.flaky import FlakyConnector, PollingConnector
 from tests.factories import RequestFactory
 
@@ -343,6 +343,7 @@ def test_a_rectification_sends_only_the_accepted_corrections(run_now):
     )
     with pytest.raises(NotReadyToApprove, match="undecided: 1, 2"):
         fanout.approve(request, actor=Actor.scheduler())
+    current.read_current(str(request.pk))  # what verification queues: the values the officer decides against
     with pytest.raises(rectification.DecisionRefused, match="Say why correction 2"):
         rectification.decide(request, {1: (False, "")}, actor=Actor.scheduler())
     request = rectification.decide(

@@ -24,15 +24,6 @@ GOOD = {
 }
 
 
-@pytest.fixture
-def post_form(client, django_capture_on_commit_callbacks):
-    def post(data):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post("/", data)
-
-    return post
-
-
 def test_the_form_has_a_label_for_every_field(client):
     response = client.get("/")
     assert response.status_code == 200

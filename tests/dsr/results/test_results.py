@@ -23,11 +23,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from dsr.core import storage
+from dsr.core import law, storage
 from dsr.core.audit import Actor
 from dsr.core.models import AuditEvent, DataSubjectRequest, ResultBundle, Status, SystemConnection
 from dsr.core.tokens import status_token
-from dsr.engine import fanout
+from dsr.engine import current, fanout
 from dsr.results import access, suppression
 from tests.conftest import IN_CI, code_from
 from tests.connectors.webhook_server import WebhookServer
@@ -168,18 +168,24 @@ def test_an_access_request_becomes_a_downloadable_readable_bundle(
     assert manifest["request"]["reference"] == request.reference
     counts = {s["name"]: s["records"] for s in manifest["systems"]}
     source_orders = query(systems_dsn(), "SELECT count(*) FROM orders o JOIN customer c ON c.id = o.customer_id WHERE c.email = %s", (ALICE,))[0][0]
+    own = counts.pop("privacy-requests")  # what we hold about her request itself
     assert counts == {"newsletter": {"subscriptions": 1}, "shop-db": {"customer": 1, "orders": source_orders}}
+    assert own["requests"] == 1 and own["what happened"] >= 5
+    assert "confirmations" not in own  # made by the factory: no code was ever sent
     orders = json.loads(archive.read("data/shop-db/orders.json"))
     assert sorted(o["total"] for o in orders) == ["10.00", "25.50", "7.25"]
-    rows = list(csv.DictReader(io.StringIO(archive.read("data/shop-db/orders.csv").decode())))
+    rows = list(csv.DictReader(io.StringIO(archive.read("data/shop-db/orders.csv").decode("utf-8-sig"))))
     assert {r["note"] for r in rows} == {"'=HYPERLINK(\"x\")", "gift", "'+1 extra"}  # CSV injection neutralised
     assert BOB not in body.decode("utf-8", "replace")
     index = archive.read("index.html").decode()
     for item_text in ["Your data, as held by Example Ltd", "selling and delivering orders", "Parcel carrier (EU)", "6 years after the financial year",
                       "the person, when ordering", "Mail vendor (US, under SCCs)", "automated",
-                      "supervisory authority", "rectification", "data/shop-db/orders.csv"]:
+                      "data protection authority", "GDPR Art. 16", "data/shop-db/orders.csv"]:
         assert item_text in index, item_text
-    assert "http://" not in index and "https://" not in index  # readable offline
+    # Readable offline: no external assets; the only web addresses are links to the authority.
+    assert not re.search(r"<script|<link|<img|src=|@import|url\(", index)
+    links = re.findall(r"https?://[^\s\"<]+", index)
+    assert links and set(links) == {a.url for a in law.for_request(request).authorities}
     # The stored file is not a readable ZIP, and holds no personal data in clear.
     raw = (storage.export_root() / item.file).read_bytes()
     assert not raw.startswith(b"PK") and b"PK\x03\x04" not in raw and ALICE.encode() not in raw
@@ -216,7 +222,7 @@ def test_ccpa_never_discloses_a_social_security_number_and_says_so(
     assert b"123-45-6789" not in archive.read("data/shop-db/customer.csv")
     manifest = json.loads(archive.read("manifest.json"))
     assert {"system": "shop-db", "category": "customer", "scope": "field", "field": "ssn",
-            "reason": "CCPA §7024(d): a social security number is never disclosed"} in manifest["withheld"]
+            "reason": "11 CCR §7024(d): a social security number is never disclosed"} in manifest["withheld"]
     assert "social security number is never disclosed" in archive.read("index.html").decode()
 
 
@@ -345,6 +351,7 @@ def test_a_rectification_changes_the_value_in_the_real_database(
         changes=[{"field": "address", "value": "9 New Road"}, {"field": "name", "value": "Alicia"}],
     )
     newsletter.default = (200, {"status": "completed", "affected": 0})
+    assert current.read_current(str(request.pk)) == ["shop-db"]  # as verification does; the webhook cannot be read
     call_command("desk", "decide", request.reference, "--officer", _officer().username,
                  "--accept", "1", "--reject", "2", "The name matches your passport.")
     request = run(request, django_capture_on_commit_callbacks)
@@ -356,10 +363,12 @@ def test_a_rectification_changes_the_value_in_the_real_database(
     assert request.status == Status.COMPLETED
     body = mail.outbox[-1].body
     assert "address: corrected" in body and "name: not changed (The name matches your passport.)" in body
-    assert "Parcel carrier (EU)" in body  # Art. 19: who was told
-    # Neither recipient is a connected system: each is a task for the privacy team, not "done".
-    assert AuditEvent.objects.filter(request=request, verb="recipient.to_notify").count() == 2
+    assert "We will tell those we shared your data with" in body and "Parcel carrier (EU)" in body
+    # A plain name is a task for the privacy team, not "done"; the newsletter changed nothing
+    # (affected 0), so its mail vendor has nothing to be told.
+    assert AuditEvent.objects.filter(request=request, verb="recipient.to_notify").count() == 1
     assert not AuditEvent.objects.filter(request=request, verb="recipient.notified").exists()
+    assert "Mail vendor" not in body
 
 
 def test_deny_and_extend_tell_the_person(django_capture_on_commit_callbacks):
