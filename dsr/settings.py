@@ -290,6 +290,8 @@ STORAGES = {
 # Request bodies: small for the public (a few fields), larger for systems reporting records.
 DSR_MAX_BODY_BYTES = _read("DSR_MAX_BODY_BYTES", _positive_int, 256 * 1024)
 DSR_MAX_SYSTEM_BODY_BYTES = _read("DSR_MAX_SYSTEM_BODY_BYTES", _positive_int, 32 * 1024 * 1024)
+# A file an officer uploads when ticking off a manual task (e.g. a scanned letter found).
+DSR_MAX_UPLOAD_BYTES = _read("DSR_MAX_UPLOAD_BYTES", _positive_int, 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(DSR_MAX_BODY_BYTES, DSR_MAX_SYSTEM_BODY_BYTES)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 

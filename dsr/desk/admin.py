@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from django_otp.admin import OTPAdminSite
 
 from connectors import registry
 from connectors.base import ConnectorError
@@ -23,12 +23,8 @@ from dsr.core.models import (
 )
 from dsr.core.queue import Task
 from dsr.core.roles import Role, role_of
-from dsr.desk.views import LimitedLogin
+from dsr.desk.login import AdminLoginForm
 from dsr.engine import fanout
-
-
-class AdminLoginForm(LimitedLogin, OTPAdminAuthenticationForm):
-    """The admin's login, limited like the desk's."""
 
 
 class DeskAdminSite(OTPAdminSite):

@@ -7,8 +7,6 @@ Auditors may read; officers and administrators may act.
 
 from __future__ import annotations
 
-import uuid
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -191,7 +189,8 @@ class JobActionView(DeskAPIView):
 class BulkView(DeskAPIView):
     @extend_schema(
         request=inline_serializer("DeskBulkInput", {
-            "ids": serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=500),
+            "ids": serializers.ListField(child=serializers.CharField(), min_length=1, max_length=500,
+                                         help_text="request ids or references (DSR-XXXX-XXXX)"),
             "assignee": serializers.IntegerField(required=False, allow_null=True)}),
         parameters=[_action_parameter(("approve", "assign"))],
         responses={200: inline_serializer("DeskBulkResult", {"done": serializers.IntegerField(),
@@ -202,12 +201,9 @@ class BulkView(DeskAPIView):
     def post(self, request: Request, action: str) -> Response:
         data = _payload(request)
         ids = data.get("ids")
-        try:
-            ids = [str(uuid.UUID(str(i))) for i in ids] if isinstance(ids, list) else None
-        except ValueError:
-            ids = None
-        if not ids:
-            return Response(error_body("invalid", "Give ids: a list of request ids.", {"ids": ["A list of ids."]}), 400)
+        if not isinstance(ids, list) or not ids:
+            return Response(error_body("invalid", "Give ids: a list of request ids or references.",
+                                       {"ids": ["A list of request ids or references."]}), 400)
         try:
             counts = dispatch.run_bulk(action, ids, data, request.user)
         except dispatch.REFUSALS as exc:

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
+from dsr.core import selectors
 from dsr.core.audit import Actor
 from dsr.core.lifecycle import InvalidTransition
 from dsr.core.models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
@@ -160,12 +161,7 @@ def withhold(r, data, user, actor):
 
 
 def _uuid(data: Mapping[str, Any], name: str) -> str | None:
-    import uuid
-
-    try:
-        return str(uuid.UUID(_text(data, name)))
-    except ValueError:
-        return None
+    return selectors.as_uuid(_text(data, name))
 
 
 REQUEST_ACTIONS: dict[str, Handler] = {
@@ -213,8 +209,18 @@ def run_job_action(name: str, job: ConnectorJob, data: Mapping[str, Any], user: 
     return handler(job, data, user, Actor.officer(user))
 
 
+MAX_BULK = 500
+
+
 def run_bulk(name: str, ids: list[str], data: Mapping[str, Any], user: Any) -> dict[str, int]:
-    chosen = DataSubjectRequest.objects.filter(pk__in=ids[:500])
+    if len(ids) > MAX_BULK:
+        raise InvalidInput(f"Choose at most {MAX_BULK} requests at a time.")
+    bad = [k for k in ids if not selectors.is_request_key(str(k))]
+    if bad:
+        raise InvalidInput(f"{len(bad)} of the chosen items are not request ids or references.")
+    if not ids:
+        raise InvalidInput("Choose at least one request.")
+    chosen = selectors.requests_by_keys(ids)
     actor = Actor.officer(user)
     if name == "approve":
         done = refused = 0

@@ -1,13 +1,13 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from dsr.desk import report_views, views
+from dsr.desk import login, report_views, views
 
 app_name = "desk"
 
 urlpatterns = [
     path("", views.queue_page, name="queue"),
-    path("login/", views.DeskLoginView.as_view(), name="login"),
+    path("login/", login.DeskLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(next_page="desk:login"), name="logout"),
     path("bulk/", views.bulk_action, name="bulk"),
     path("reports/", report_views.dashboard, name="reports"),

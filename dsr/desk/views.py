@@ -7,16 +7,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.views import LoginView
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from django_otp.forms import OTPAuthenticationForm
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dsr.core import selectors
 from dsr.core.models import (
@@ -35,45 +31,8 @@ from dsr.desk.auth import desk_page
 from dsr.desk.dispatch import REFUSALS
 from dsr.desk.queries import QueueFilter, days_left, queue, urgency
 from dsr.results import access, erasure
-from dsr.web import ratelimit
 
 PAGE_SIZES = (25, 50, 100, 200)
-
-
-class LimitedLogin:
-    """A login form that counts failures (password or second factor) per client IP and per
-    username, and refuses to check anything once either has used up its limit."""
-
-    def clean(self):
-        username = str(self.data.get("username", ""))
-        if ratelimit.login_blocked(self.request, username):
-            raise ValidationError(
-                "Too many failed logins. Please wait and try again later.", code="rate_limited"
-            )
-        try:
-            return super().clean()
-        except ValidationError:
-            ratelimit.count_failed_login(self.request, username)
-            raise
-
-
-class DeskAuthenticationForm(LimitedLogin, OTPAuthenticationForm):
-    """Password and TOTP code in one form; the user's own authenticator is the device."""
-
-    def _chosen_device(self, user):
-        return super()._chosen_device(user) or TOTPDevice.objects.filter(user=user, confirmed=True).first()
-
-
-class DeskLoginView(LoginView):
-    template_name = "desk/login.html"
-    authentication_form = DeskAuthenticationForm
-    redirect_authenticated_user = False
-
-    def form_invalid(self, form):
-        response = super().form_invalid(form)
-        if form.has_error(NON_FIELD_ERRORS, "rate_limited"):
-            response.status_code = 429
-        return response
 
 
 def officers() -> list[Any]:

@@ -556,9 +556,7 @@ for _model, _writable in [("auth/group", True), ("auth/user", True), ("otp_totp/
 MATRIX.update({
     "admin/auth/user/<id>/password/": ADMIN_ONLY,
     "admin/otp_totp/totpdevice/<int:pk>/config/": ADMIN_ONLY,
-    # 503 for administrators: django-otp draws the QR code only with the optional qrcode
-    # package, which is not installed (desk_user prints the otpauth:// URI instead).
-    "admin/otp_totp/totpdevice/<int:pk>/qrcode/": (LOGIN,) * 5 + (503,) + (LOGIN,) * 5,
+    "admin/otp_totp/totpdevice/<int:pk>/qrcode/": ADMIN_ONLY,  # drawn with segno
 })
 
 
