@@ -38,6 +38,7 @@ class Task:
     DELIVER = "dsr.tasks.deliver"
     # results: outcomes, bundles, retention
     SEND_OUTCOME = "dsr.tasks.send_outcome"
+    SEND_MESSAGE = "dsr.tasks.send_message"
     RELEASE_RESULTS = "dsr.tasks.release_results"
     EXPIRE_BUNDLES = "dsr.tasks.expire_bundles"
     PURGE_RETAINED = "dsr.tasks.purge_retained"

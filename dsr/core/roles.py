@@ -7,7 +7,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q, QuerySet
 
 
 class Role(enum.StrEnum):
@@ -30,6 +32,18 @@ def role_of(user: Any) -> Role | None:
         if role.value in names:
             return role
     return None
+
+
+def acting_staff() -> QuerySet:
+    """The people who work requests: active officers, administrators and superusers (a superuser
+    counts as an administrator), never auditors. They can be assigned a request and are reminded
+    of its deadlines."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=[role.value for role in CAN_ACT]))
+        .distinct()
+    )
 
 
 ADMIN_APPS = ("dsr", "auth", "otp_totp", "demo_shop")

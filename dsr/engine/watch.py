@@ -29,7 +29,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
@@ -40,7 +39,7 @@ from dsr.core import audit, emails, queue
 from dsr.core.audit import Actor
 from dsr.core.models import OPEN_STATUSES, DataSubjectRequest, Kind, Regime
 from dsr.core.queue import Task
-from dsr.core.roles import CAN_ACT
+from dsr.core.roles import acting_staff
 
 log = logging.getLogger(__name__)
 
@@ -252,14 +251,7 @@ def _recipient_key(request: Candidate) -> Any:
 
 def team_addresses() -> list[str]:
     """Active officers, administrators and superusers with an email address (never auditors)."""
-    return list(
-        get_user_model().objects.filter(is_active=True)
-        .exclude(email="")
-        .filter(Q(is_superuser=True) | Q(groups__name__in=[role.value for role in CAN_ACT]))
-        .order_by("email")
-        .values_list("email", flat=True)
-        .distinct()
-    )
+    return list(acting_staff().exclude(email="").order_by("email").values_list("email", flat=True).distinct())
 
 
 # -- the run --------------------------------------------------------------------------------

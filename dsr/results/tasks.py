@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
-from django.urls import reverse
 
 from dsr.core import audit, emails
 from dsr.core.audit import Actor
-from dsr.core.models import DataSubjectRequest
+from dsr.core.models import DataSubjectRequest, Message
 from dsr.core.queue import Task, mail_task
-from dsr.core.tokens import status_token
+from dsr.core.tokens import status_path
 
-from . import access, retention
+from . import access, messaging, retention
 from .bundle import supervisory_authority
 from .closing import outcome_context
 
@@ -26,16 +25,29 @@ def send_outcome(request_id: str, outcome: str) -> None:
     request = DataSubjectRequest.objects.filter(pk=request_id).first()
     if request is None or not request.email:
         return
-    token = status_token(request)
     context = {
         **outcome_context(request),
-        "status_url": emails.absolute(reverse("dsr:status", args=[request.reference])) + f"?t={token}",
+        "status_url": emails.absolute(status_path(request)),
         "authority": supervisory_authority(request.regime),
         "outcome": outcome,
     }
-    emails.send(f"outcome_{outcome}", to=request.email, context=context)
+    emails.send(f"outcome_{outcome}", to=request.email, context=context, request=request)
     audit.record("outcome.sent", actor=Actor.scheduler(), request=request,
                  details={"outcome": outcome, "channel": "email"})
+
+
+@mail_task(name=Task.SEND_MESSAGE)
+def send_message(message_id: str) -> None:
+    """Email an officer's message to the person, in the request's thread; once."""
+    message = Message.objects.select_related("request").filter(pk=message_id, sent_at__isnull=True).first()
+    if message is None or not message.request.email or not message.text:
+        return
+    request = message.request
+    emails.send("message", to=request.email, request=request, context={
+        "request": request, "text": message.text,
+        "status_url": emails.absolute(status_path(request)),
+    })
+    messaging.mark_sent(message)
 
 
 @shared_task(name=Task.RELEASE_RESULTS, acks_late=True)

@@ -210,9 +210,12 @@ def test_officers_hear_of_jobs_still_waiting_as_the_due_date_nears(django_captur
     from django.core import mail
     from django.utils import timezone
 
+    from dsr.core.roles import Role, grant
     from dsr.engine.recovery import escalate_waiting
 
-    get_user_model().objects.create_user("pat", "pat@corp.example", "x", is_staff=True)
+    grant(get_user_model().objects.create_user("pat", "pat@corp.example", "x"), Role.OFFICER)
+    grant(get_user_model().objects.create_user("aud", "aud@corp.example", "x"), Role.AUDITOR)  # reads only
+    get_user_model().objects.create_user("clerk", "clerk@corp.example", "x", is_staff=True)  # no desk role
     SystemConnection.objects.create(name="paper-archive", connector="manual")
     soon = approve(RequestFactory(kind="erasure", status=Status.VERIFIED), django_capture_on_commit_callbacks)
     later = approve(RequestFactory(kind="access", status=Status.VERIFIED), django_capture_on_commit_callbacks)
