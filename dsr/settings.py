@@ -194,6 +194,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "dsr.web.context_processors.organisation",
             ],
+            "libraries": {"desk_labels": "dsr.desk.templatetags.desk_labels"},
         },
     },
 ]
@@ -315,6 +316,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # <request:…> in a path: a request's id or its reference (dsr/web/converters.py).
+    "PATH_CONVERTER_OVERRIDES": {"request": {
+        "type": "string", "description": "The request's id (a UUID) or its reference (DSR-XXXX-XXXX)",
+        "pattern": r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+                   r"|[Dd][Ss][Rr]-[0-9A-Za-z]{4}-[0-9A-Za-z]{4})$",
+    }},
     "ENUM_NAME_OVERRIDES": {
         "RequestStatusEnum": "dsr.core.models.Status",
         "JobStatusEnum": "dsr.core.models.JobStatus",

@@ -17,10 +17,17 @@ from django.http import Http404
 from dsr.core import selectors
 from dsr.core.audit import Actor
 from dsr.core.lifecycle import InvalidTransition
-from dsr.core.models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
+from dsr.core.models import (
+    ConnectorJob,
+    DataSubjectRequest,
+    Message,
+    ReplyTemplate,
+    Status,
+    SystemConnection,
+)
 from dsr.desk import actions
 from dsr.engine import fanout
-from dsr.results import access, closing, erasure, rectification
+from dsr.results import access, closing, erasure, messaging, rectification
 
 REFUSALS = (
     InvalidTransition,
@@ -30,6 +37,7 @@ REFUSALS = (
     access.NotReady,
     closing.CannotClose,
     actions.ActionRefused,
+    messaging.MessageRefused,
 )
 
 Handler = Callable[[DataSubjectRequest, Mapping[str, Any], Any, Actor], str]
@@ -160,13 +168,33 @@ def withhold(r, data, user, actor):
     return "Withheld from the bundle."
 
 
+MESSAGE_WRITTEN = "Message written; it is on its way to the person by email."
+
+
+def write_message(r: DataSubjectRequest, data: Mapping[str, Any], user: Any) -> Message:
+    """The officer's message from the page's form or the API's JSON: its text and its template."""
+    chosen = _text(data, "template")
+    template = None
+    if chosen:
+        template = ReplyTemplate.objects.filter(pk=_whole(chosen, "template must be a template's id.")).first()
+        if template is None:
+            raise actions.ActionRefused("No reply template has that id.")
+    return messaging.write(r, text=_text(data, "text"), actor=Actor.officer(user), author=user, template=template)
+
+
+def message(r, data, user, actor):
+    write_message(r, data, user)
+    return MESSAGE_WRITTEN
+
+
 def _uuid(data: Mapping[str, Any], name: str) -> str | None:
     return selectors.as_uuid(_text(data, name))
 
 
 REQUEST_ACTIONS: dict[str, Handler] = {
     f.__name__: f
-    for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold)
+    for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold,
+              message)
 }
 
 

@@ -3,99 +3,114 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
-from dsr.core import selectors
+from dsr.core import labels, selectors
 from dsr.core.models import (
     ConnectorJob,
     DataSubjectRequest,
     ErasureGround,
     Kind,
-    Regime,
     ReplyTemplate,
     Status,
     SystemConnection,
 )
-from dsr.core.roles import CAN_ACT, Role
-from dsr.desk import dispatch
+from dsr.core.roles import CAN_ACT, acting_staff
+from dsr.desk import dispatch, wording
 from dsr.desk.auth import desk_page
 from dsr.desk.dispatch import REFUSALS
-from dsr.desk.queries import QueueFilter, days_left, queue, urgency
+from dsr.desk.queries import QueueFilter, days_left, person_key, person_requests, queue, urgency
 from dsr.results import access, erasure
 
 PAGE_SIZES = (25, 50, 100, 200)
 
 
 def officers() -> list[Any]:
-    return list(
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[Role.OFFICER, Role.ADMINISTRATOR])
-        .distinct()
-        .order_by("username")
-    )
+    """Who can be assigned a request (officers, administrators and superusers)."""
+    return list(acting_staff().order_by("username"))
+
+
+STATE_TITLES = {"open": "Open requests", "closed": "Closed requests", "": "All requests"}
 
 
 @desk_page()
 def queue_page(request: HttpRequest) -> HttpResponse:
+    """The one queue: open requests by default, closed ones (or all) on request."""
     params = request.GET.copy()
     if params.get("mine"):
         params["assignee"] = "me"
+    if not any(params.get(name) for name in ("state", "open", "status", "q")):
+        params["state"] = "open"
     f, errors = QueueFilter.from_params(params)
     if errors:
-        f = QueueFilter()
+        f = QueueFilter(state="open")
     try:
         size = int(request.GET.get("size", 50))
     except ValueError:
         size = 50
     size = size if size in PAGE_SIZES else 50
     page = Paginator(queue(f, user=request.user), size).get_page(request.GET.get("page"))
-    labels = dict(Status.choices)
+    status_labels = dict(Status.choices)
     rows = [
-        {"r": r, "days_left": days_left(r), "urgency": urgency(r), "status": labels[r.status]}
+        {"r": r, "days_left": days_left(r), "urgency": urgency(r), "status": status_labels[r.status]}
         for r in page.object_list
     ]
     query = params.copy()
     query.pop("page", None)
+    # A search among the open requests also says how many closed ones match.
+    also_closed = queue(replace(f, state="closed"), user=request.user).count() if f.q and f.state == "open" else 0
+    title = STATE_TITLES[f.state]
+    if f.status:
+        title = f"Requests {status_labels[f.status].lower()}"
+    if f.assignee == "me":
+        title += " assigned to me"
     return render(request, "desk/queue.html", {
         "page": page, "rows": rows, "f": f, "errors": errors, "size": size, "sizes": PAGE_SIZES,
-        "statuses": Status.choices, "kinds": Kind.choices, "regimes": Regime.choices,
-        "officers": officers(), "query": query.urlencode(), "can_act": request.desk_role in CAN_ACT,
-        "request_prefix": reverse("desk:queue") + "requests/",
+        "title": title, "statuses": Status.choices, "kinds": list(labels.KINDS.items()),
+        "regimes": list(labels.REGIMES.items()), "officers": officers(), "query": query.urlencode(),
+        "can_act": request.desk_role in CAN_ACT, "request_prefix": reverse("desk:queue") + "requests/",
+        "person": person_key(f.q) if "@" in f.q else None, "also_closed": also_closed,
+        "closed_query": urlencode({"q": f.q, "state": "closed"}),
     }, status=400 if errors else 200)
 
 
 @desk_page()
 def request_page(request: HttpRequest, request_id: str) -> HttpResponse:
-    subject_request = get_object_or_404(DataSubjectRequest.objects.select_related("assignee", "duplicate_of"),
-                                        pk=request_id)
+    subject_request = selectors.request_by_key(
+        request_id, DataSubjectRequest.objects.select_related("assignee", "duplicate_of"))
     return render(request, "desk/request.html", _request_context(request, subject_request))
 
 
 @desk_page()
 def progress_fragment(request: HttpRequest, request_id: str) -> HttpResponse:
     """The per-system progress table alone, polled by the request page to stay live."""
-    subject_request = get_object_or_404(DataSubjectRequest, pk=request_id)
-    return render(request, "desk/_progress.html", _request_context(request, subject_request))
+    subject_request = selectors.request_by_key(request_id)
+    return render(request, "desk/_progress.html", _progress_context(request, subject_request))
+
+
+def _progress_context(request: HttpRequest, subject_request: DataSubjectRequest) -> dict[str, Any]:
+    jobs = list(subject_request.jobs.select_related("system").order_by("phase", "system__name"))
+    return {"req": subject_request, "jobs": jobs, "live": any(not j.is_terminal for j in jobs),
+            "can_act": request.desk_role in CAN_ACT, "upload_mb": f"{settings.DSR_MAX_UPLOAD_BYTES / 2**20:g}"}
 
 
 def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) -> dict[str, Any]:
-    jobs = list(subject_request.jobs.select_related("system").order_by("phase", "system__name"))
+    templates = list(ReplyTemplate.objects.all())
     return {
-        "req": subject_request,
+        **_progress_context(request, subject_request),
         "days_left": days_left(subject_request),
         "urgency": urgency(subject_request),
-        "jobs": jobs,
-        "live": any(not j.is_terminal for j in jobs),
-        "events": list(subject_request.audit_events.order_by("seq")),
+        "events": wording.describe_all(subject_request.audit_events.order_by("seq")),
         "notes": list(subject_request.notes.select_related("author")),
         "verification": subject_request.verifications.filter(purpose="verify").first(),
         "preview": access.preview(subject_request) if subject_request.status == Status.REVIEW
@@ -105,12 +120,15 @@ def _request_context(request: HttpRequest, subject_request: DataSubjectRequest) 
         "withholdings": list(subject_request.withholdings.select_related("job__system")),
         "changes": list(enumerate(subject_request.changes or [], start=1)),
         "officers": officers(),
-        "regimes": Regime.choices,
+        "regimes": list(labels.REGIMES.items()),
         "grounds": ErasureGround.choices,
         "systems": SystemConnection.objects.filter(enabled=True).order_by("name"),
-        "deny_templates": ReplyTemplate.objects.filter(purpose="deny"),
-        "extend_templates": ReplyTemplate.objects.filter(purpose="extend"),
-        "can_act": request.desk_role in CAN_ACT,
+        "deny_templates": [t for t in templates if t.purpose == "deny"],
+        "extend_templates": [t for t in templates if t.purpose == "extend"],
+        "message_templates": [t for t in templates if t.purpose == "message"],
+        "messages_sent": list(subject_request.messages.select_related("author")),
+        "emails": list(subject_request.emails.all()),
+        "others": person_requests(subject_request.email_hash, excluding=subject_request),
     }
 
 
@@ -125,7 +143,7 @@ def _done(request: HttpRequest, target: str, run: Callable[[], str]) -> HttpResp
 @require_POST
 @desk_page(act=True)
 def request_action(request: HttpRequest, request_id: str, action: str) -> HttpResponse:
-    subject_request = get_object_or_404(DataSubjectRequest, pk=request_id)
+    subject_request = selectors.request_by_key(request_id)
     if action not in dispatch.REQUEST_ACTIONS:
         raise Http404("Unknown action.")
     return _done(request, reverse("desk:request", args=[subject_request.pk]),
@@ -164,5 +182,5 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
 @desk_page()
 def certificate(request: HttpRequest, request_id: str) -> HttpResponse:
     """A printable certificate of what an erasure did in each system, and what was kept and why."""
-    subject_request = get_object_or_404(DataSubjectRequest, pk=request_id, kind=Kind.ERASURE)
+    subject_request = selectors.request_by_key(request_id, DataSubjectRequest.objects.filter(kind=Kind.ERASURE))
     return render(request, "desk/certificate.html", erasure.certificate_context(subject_request))

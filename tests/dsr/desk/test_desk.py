@@ -265,8 +265,8 @@ def test_the_request_page_shows_everything_on_one_page(client, desk_login, djang
     with django_capture_on_commit_callbacks(execute=True):
         fanout.approve(request, actor=Actor.scheduler())
     page = client.get(f"/desk/requests/{request.pk}/").content.decode()
-    for text in ["lee@example.com", "Lee", "EU GDPR", "They phoned on Monday.", "paper", "Shred it",
-                 "status.approved", 'data-poll="/desk/requests/', "Your role reads only."]:
+    for text in ["lee@example.com", "Lee", "EU (GDPR)", "Germany", "They phoned on Monday.", "paper", "Shred it",
+                 "The system approved the request.", 'data-poll="/desk/requests/', "Your role reads only."]:
         assert text in page, text
     fragment = client.get(f"/desk/requests/{request.pk}/progress/").content.decode()
     assert "Waiting for the system or a person" in fragment
