@@ -86,7 +86,9 @@ def test_the_admin_shows_a_preview_of_the_results_for_review(client, desk_login,
         fanout.approve(access, actor=Actor.scheduler())
     desk_login("administrator")
     page = client.get(f"/admin/dsr/datasubjectrequest/{access.pk}/change/").content.decode()
-    assert "profile: 1" in page and "gold" in page
+    assert "profile: 1" in page and "<tr><th>plan</th><td>gold</td></tr>" in page  # a table, not JSON
+    assert "&quot;plan&quot;" not in page and "{'by_category'" not in page
+    assert "<tr><th>by_category</th><td>profile: 1</td></tr>" in page  # the job's result, in words
     MemoryConnector.reset()
 
 

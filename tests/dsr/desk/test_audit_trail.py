@@ -41,6 +41,9 @@ def test_the_timeline_tells_who_did_what_in_words(client, desk_login, erased):
                      "The system completed the request.",
                      "lee assigned the request to pat."):
         assert sentence in page, sentence
+    # The receipt is a table in words, not the job's JSON.
+    assert '<th scope="row">Records affected</th><td>3</td>' in page
+    assert '<th scope="row">invoices</th><td>3</td>' in page and "{&#x27;" not in page
     job = ConnectorJob.objects.get(request=request)
     event = AuditEvent.objects.get(request=request, verb="job.succeeded")
     assert (event.actor_type, event.actor_id, job.affected) == ("scheduler", "worker", 3)
