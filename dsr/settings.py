@@ -436,6 +436,17 @@ DSR_AUTO_APPROVE_KINDS = _read(
     "DSR_AUTO_APPROVE_KINDS", lambda raw: _kinds(raw), frozenset()
 )
 
+
+def _release_kinds(raw: str) -> frozenset[str]:
+    kinds = _kinds(raw)
+    if kinds - {"access", "portability"}:
+        raise ValueError("only access and portability have results to release")
+    return kinds
+
+
+# Off by default: access results are reviewed by an officer before the person gets them.
+DSR_AUTO_RELEASE_KINDS = _read("DSR_AUTO_RELEASE_KINDS", _release_kinds, frozenset())
+
 # The demo shop's webhook receiver (make run); off in production unless asked for.
 DSR_DEMO = _read("DSR_DEMO", _bool, DEBUG or TESTING)
 DSR_DEMO_WEBHOOK_SECRET = os.environ.get("DSR_DEMO_WEBHOOK_SECRET", "demo-marketing-signing-secret")

@@ -195,8 +195,8 @@ _VERBS: dict[str, tuple[str, Predicate]] = {
     "job.escalated": ("Escalated", lambda d, n: (
         f"emailed the team: {_in(d)} still waits, and the request is due {_day(d.get('due_on'))}")),
     "message.written": ("Message", lambda d, n: "wrote to the person (the email log shows its delivery)"),
-    "results.auto_release": ("Released automatically", lambda d, n: (
-        "released the results without review, as DSR_AUTO_RELEASE_KINDS asks")),
+    "results.auto_release": ("Released without review", lambda d, n: (
+        "is releasing the results without an officer's review, as DSR_AUTO_RELEASE_KINDS asks")),
 }
 
 
