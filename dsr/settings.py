@@ -237,7 +237,8 @@ else:
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport),
 # so `make run` still runs a real, separate worker process.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+# The filesystem broker's URL names a host it never uses: without one kombu warns on every connection.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://localhost/"
 if not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "amqp://", "filesystem://")):
     raise ImproperlyConfigured(
         "CELERY_BROKER_URL has an unusable value: expected redis://, amqp:// or filesystem://"
@@ -255,6 +256,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.2,
     }
 CELERY_TASK_ACKS_LATE = True
+# What tasks print (the development console's emails) goes to the worker's output as it is,
+# not through a WARNING log record per write.
+CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
@@ -264,7 +268,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 
 # Email: console by default; filemail:///dir writes each message to a file.
-_email = _read("EMAIL_URL", _email_url, {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"})
+_email = _read("EMAIL_URL", _email_url, {"EMAIL_BACKEND": "dsr.core.console_mail.EmailBackend"})
+if _email.get("EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend":  # consolemail://
+    _email["EMAIL_BACKEND"] = "dsr.core.console_mail.EmailBackend"
 for _key, _value in _email.items():
     globals()[_key] = _value
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "privacy@localhost")
