@@ -103,17 +103,39 @@ class MySQLConnector(SQLConnector):
         return bool(conn.open)
 
     def _load_columns(self, cur: pymysql.cursors.Cursor) -> dict[str, dict[str, str]]:
-        names = [spec.table for spec in self.layout.tables]
-        cur.execute(  # not injectable: only %s placeholders are joined in, the names are parameters
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "  # nosec B608
-            f"WHERE table_schema = DATABASE() AND table_name IN ({', '.join(['%s'] * len(names))}) "
-            "ORDER BY ordinal_position",
-            names,
-        )
         columns: dict[str, dict[str, str]] = {}
-        for table, column, data_type in cur.fetchall():
+        select = "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        for table, column, data_type in self._query_tables(cur, select, order="ORDER BY ordinal_position"):
             columns.setdefault(table, {})[column] = data_type.lower()
         return columns
+
+    def _query_tables(self, cur: pymysql.cursors.Cursor, select: str, where: str = "", order: str = "") -> list[tuple]:
+        """``select`` from information_schema for the configured tables of this database."""
+        names = [spec.table for spec in self.layout.tables]
+        cur.execute(  # not injectable: constant text and %s placeholders; the names are parameters
+            f"{select} WHERE table_schema = DATABASE() {where}"  # nosec B608
+            f"AND table_name IN ({', '.join(['%s'] * len(names))}) {order}",
+            names,
+        )
+        return list(cur.fetchall())
+
+    def _load_limits(self, cur: pymysql.cursors.Cursor) -> dict[str, dict[str, tuple[bool, int | None]]]:
+        limits: dict[str, dict[str, tuple[bool, int | None]]] = {}
+        select = "SELECT table_name, column_name, is_nullable, character_maximum_length FROM information_schema.columns"
+        for table, column, nullable, most in self._query_tables(cur, select):
+            limits.setdefault(table, {})[column] = (nullable == "YES", most)
+        return limits
+
+    def _load_unique(self, cur: pymysql.cursors.Cursor) -> dict[str, set[str]]:
+        select = "SELECT table_name, index_name, column_name FROM information_schema.statistics"
+        indexes: dict[tuple[str, str], list[str]] = {}
+        for table, index, column in self._query_tables(cur, select, "AND non_unique = 0 "):
+            indexes.setdefault((table, index), []).append(column)
+        unique: dict[str, set[str]] = {}
+        for (table, _), columns in indexes.items():
+            if len(columns) == 1:  # a key on one column; a composite one does not make it unique
+                unique.setdefault(table, set()).add(columns[0])
+        return unique
 
     def _stream(self, statement: Any, params: list[Any]) -> Iterator[Mapping[str, Any]]:
         cur = self._conn.cursor(pymysql.cursors.SSDictCursor)

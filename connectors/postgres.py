@@ -30,6 +30,7 @@ PERMANENT_CONNECT = (
 )
 # SQLSTATE classes whose primary message names tables, columns or constraints, never values.
 SAFE_CLASSES = ("0A", "23", "25", "42")
+SAFE_STATES = ("22001",)  # "value too long for type character varying(5)": the type, not the value
 
 
 class PostgresDialect:
@@ -77,26 +78,58 @@ class PostgresConnector(SQLConnector):
     def _alive(self, conn: psycopg.Connection[Any]) -> bool:
         return not conn.closed and not conn.broken
 
-    def _load_columns(self, cur: psycopg.Cursor[Any]) -> dict[str, dict[str, str]]:
+    def _configured(self, cur: psycopg.Cursor[Any], found: dict[tuple[str, str], Any]) -> dict[str, Any]:
+        """Each configured table's entry of ``found`` (keyed by schema and name), by the search path."""
         cur.execute("SELECT current_schemas(false)")
         search_path = cur.fetchone()[0]
-        names = sorted({spec.table.rpartition(".")[2] for spec in self.layout.tables})
-        cur.execute(
-            "SELECT table_schema, table_name, column_name, data_type "
-            "FROM information_schema.columns WHERE table_name = ANY(%s) ORDER BY ordinal_position",
-            [names],
-        )
-        found: dict[tuple[str, str], dict[str, str]] = {}
-        for schema, table, column, data_type in cur.fetchall():
-            found.setdefault((schema, table), {})[column] = data_type
-        columns: dict[str, dict[str, str]] = {}
+        result: dict[str, Any] = {}
         for spec in self.layout.tables:
             schema, _, name = spec.table.rpartition(".")
             for candidate in [schema] if schema else search_path:
                 if (candidate, name) in found:
-                    columns[spec.table] = found[(candidate, name)]
+                    result[spec.table] = found[(candidate, name)]
                     break
-        return columns
+        return result
+
+    def _names(self) -> list[str]:
+        return sorted({spec.table.rpartition(".")[2] for spec in self.layout.tables})
+
+    def _load_columns(self, cur: psycopg.Cursor[Any]) -> dict[str, dict[str, str]]:
+        cur.execute(
+            "SELECT table_schema, table_name, column_name, data_type "
+            "FROM information_schema.columns WHERE table_name = ANY(%s) ORDER BY ordinal_position",
+            [self._names()],
+        )
+        found: dict[tuple[str, str], dict[str, str]] = {}
+        for schema, table, column, data_type in cur.fetchall():
+            found.setdefault((schema, table), {})[column] = data_type
+        return self._configured(cur, found)
+
+    def _load_limits(self, cur: psycopg.Cursor[Any]) -> dict[str, dict[str, tuple[bool, int | None]]]:
+        cur.execute(
+            "SELECT table_schema, table_name, column_name, is_nullable, character_maximum_length "
+            "FROM information_schema.columns WHERE table_name = ANY(%s)",
+            [self._names()],
+        )
+        found: dict[tuple[str, str], dict[str, tuple[bool, int | None]]] = {}
+        for schema, table, column, nullable, most in cur.fetchall():
+            found.setdefault((schema, table), {})[column] = (nullable == "YES", most)
+        return self._configured(cur, found)
+
+    def _load_unique(self, cur: psycopg.Cursor[Any]) -> dict[str, set[str]]:
+        # Unique indexes on one column (a primary key has one), not partial, not on an expression.
+        cur.execute(
+            "SELECT n.nspname, c.relname, a.attname FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+            "WHERE i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL "
+            "AND c.relname = ANY(%s)",
+            [self._names()],
+        )
+        found: dict[tuple[str, str], set[str]] = {}
+        for schema, table, column in cur.fetchall():
+            found.setdefault((schema, table), set()).add(column)
+        return self._configured(cur, found)
 
     def _stream(self, statement: Any, params: list[Any]) -> Iterator[Mapping[str, Any]]:
         name = f"dsr_export_{next(self._cursor_names)}"
@@ -120,7 +153,8 @@ class PostgresConnector(SQLConnector):
                 f"database busy or unavailable ({type(exc).__name__}, {sqlstate})", permanent=False
             )
         primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
-        detail = f": {primary}" if primary and sqlstate[:2] in SAFE_CLASSES else ""
+        safe = sqlstate[:2] in SAFE_CLASSES or sqlstate in SAFE_STATES
+        detail = f": {primary}" if primary and safe else ""
         return self.error(
             f"{type(exc).__name__} ({sqlstate or 'no SQLSTATE'}){detail}", permanent=True
         )

@@ -98,6 +98,7 @@ class SQLConnector(Connector):
     def __init__(self, **kwargs: Any) -> None:
         self._conn: Any = None
         self._types: dict[str, dict[str, str]] | None = None
+        self._erasable = False
         super().__init__(**kwargs)
 
     # -- driver hooks ------------------------------------------------------------------
@@ -109,6 +110,14 @@ class SQLConnector(Connector):
 
     def _load_columns(self, cur: Any) -> dict[str, dict[str, str]]:
         """Configured table name -> {column: data_type}, for the tables that exist."""
+        raise NotImplementedError
+
+    def _load_limits(self, cur: Any) -> dict[str, dict[str, tuple[bool, int | None]]]:
+        """Configured table name -> {column: (nullable, most characters or None)}."""
+        raise NotImplementedError
+
+    def _load_unique(self, cur: Any) -> dict[str, set[str]]:
+        """Configured table name -> the columns that are, alone, its primary key or unique."""
         raise NotImplementedError
 
     def _stream(self, statement: Any, params: list[Any]) -> Iterator[Mapping[str, Any]]:
@@ -158,7 +167,18 @@ class SQLConnector(Connector):
             error = self._translate(exc)
             if not error.permanent:
                 self.close()  # a broken connection is not reused
+            if doing := getattr(exc, "dsr_doing", ""):  # the table and columns it was changing
+                error = ConnectorError(f"{error.message}, while {doing}", permanent=error.permanent)
             raise error from None  # the driver's text may quote identifiers: keep it out of logs
+
+    @contextmanager
+    def _doing(self, what: str) -> Iterator[None]:
+        """Statements that change ``what``: a driver error raised in them says so."""
+        try:
+            yield
+        except self.driver_errors as exc:
+            exc.dsr_doing = what  # type: ignore[attr-defined]  # read by _transaction
+            raise
 
     def _schema(self, cur: Any) -> dict[str, dict[str, str]]:
         """Column types, loaded once per connector after checking every configured name."""
@@ -227,10 +247,42 @@ class SQLConnector(Connector):
         return d.sql(template, *parts), match[1]
 
     # -- actions -----------------------------------------------------------------------
+    def _erase_problems(self, cur: Any) -> list[str]:
+        """What the first erasure would fail on, though every configured column exists."""
+        limits, unique, problems = self._load_limits(cur), self._load_unique(cur), []
+        for spec in self.layout.tables:
+            if spec.key not in unique.get(spec.table, set()):
+                problems.append(
+                    f"table {spec.table}: its key {spec.key} is neither its primary key nor unique, "
+                    "so its rows cannot be told apart (set key: to a column that is)"
+                )
+            for column, rule in spec.mask.items():
+                nullable, most = limits.get(spec.table, {}).get(column, (True, None))
+                if rule.kind == "null" and not nullable:
+                    problems.append(
+                        f"table {spec.table}: erase masks {column} with null, but the column is NOT NULL "
+                        "(mask it with a fixed value or hash)"
+                    )
+                size = 64 if rule.kind == "hash" else len(str(rule.value)) if rule.kind == "fixed" else 0
+                if most is not None and size > most:
+                    what = "a hash (64 characters)" if rule.kind == "hash" else f"a fixed value of {size} characters"
+                    problems.append(
+                        f"table {spec.table}: erase masks {column} with {what}, but the column holds at most {most}"
+                    )
+        return problems
+
+    def _check_erasable(self, cur: Any) -> None:
+        """Refuse, naming table and column, what the erasure would fail on (once per connector)."""
+        if not self._erasable:
+            if problems := self._erase_problems(cur):
+                raise self.config_error("; ".join(problems))
+            self._erasable = True
+
     def check(self) -> None:
-        self._types = None
+        self._types, self._erasable = None, False
         with self._transaction() as cur:
             self._schema(cur)
+            self._check_erasable(cur)
 
     def locate(self, subject: Subject, *, job: JobContext | None = None) -> LocateResult:
         d, result = self.dialect, LocateResult()
@@ -277,6 +329,7 @@ class SQLConnector(Connector):
         if subjects:
             with self._transaction() as cur:
                 self._schema(cur)
+                self._check_erasable(cur)
                 for chunk in chunked(subjects):
                     for spec in self.layout.erase_order:
                         self._erase_table(cur, spec, chunk, [receipts[s.request_id] for s in chunk])
@@ -288,12 +341,14 @@ class SQLConnector(Connector):
         d = self.dialect
         owners = self._owners(cur, spec, chunk)
         if spec.mode == "delete":
-            for part in chunked(list(owners)):
-                where, params = d.in_list(d.ident(spec.key), part)
-                cur.execute(d.sql("DELETE FROM {} WHERE {}", d.ident(spec.table), where), params)
+            with self._doing(f"deleting from table {spec.table}"):
+                for part in chunked(list(owners)):
+                    where, params = d.in_list(d.ident(spec.key), part)
+                    cur.execute(d.sql("DELETE FROM {} WHERE {}", d.ident(spec.table), where), params)
             changed, after = list(owners), Counter[int]()
         else:
-            changed = self._mask(cur, spec, list(owners))
+            with self._doing(f"masking table {spec.table} (columns {', '.join(spec.mask)})"):
+                changed = self._mask(cur, spec, list(owners))
             after = Counter(self._holding(cur, spec, self._owners(cur, spec, chunk)).values())
         # before: the rows that held the person's data, which are the rows changed
         before = done = Counter(owners[key] for key in changed)
@@ -378,7 +433,8 @@ class SQLConnector(Connector):
                 for part in chunked(list(self._owners(cur, spec, [subject]))):
                     where, params = d.in_list(d.ident(spec.key), part)
                     update = d.sql("UPDATE {} SET {} WHERE {}", d.ident(spec.table), sets, where)
-                    cur.execute(update, [changes[c] for c in columns] + params)
+                    with self._doing(f"correcting table {spec.table} (columns {', '.join(columns)})"):
+                        cur.execute(update, [changes[c] for c in columns] + params)
                     receipt.affected += cur.rowcount
                     _bump(receipt.by_category, spec.category, cur.rowcount)
         return receipt

@@ -203,6 +203,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "dsr.web.context_processors.organisation",
             ],
+            "libraries": {"desk_labels": "dsr.desk.templatetags.desk_labels"},
         },
     },
 ]
@@ -245,7 +246,8 @@ else:
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport),
 # so `make run` still runs a real, separate worker process.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+# The filesystem broker's URL names a host it never uses: without one kombu warns on every connection.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://localhost/"
 if not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "amqp://", "filesystem://")):
     raise ImproperlyConfigured(
         "CELERY_BROKER_URL has an unusable value: expected redis://, amqp:// or filesystem://"
@@ -274,6 +276,9 @@ CELERY_TASK_QUEUES = [  # each bound by its own name: on RabbitMQ a shared key w
 ]
 CELERY_TASK_ROUTES = {"dsr.tasks.run_job": {"queue": DSR_JOB_QUEUES["fast"]}}  # unless routed by class
 CELERY_TASK_ACKS_LATE = True
+# What tasks print (the development console's emails) goes to the worker's output as it is,
+# not through a WARNING log record per write.
+CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
@@ -283,7 +288,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 
 # Email: console by default; filemail:///dir writes each message to a file.
-_email = _read("EMAIL_URL", _email_url, {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"})
+_email = _read("EMAIL_URL", _email_url, {"EMAIL_BACKEND": "dsr.core.console_mail.EmailBackend"})
+if _email.get("EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend":  # consolemail://
+    _email["EMAIL_BACKEND"] = "dsr.core.console_mail.EmailBackend"
 for _key, _value in _email.items():
     globals()[_key] = _value
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "privacy@localhost")
@@ -310,6 +317,8 @@ STORAGES = {
 # Request bodies: small for the public (a few fields), larger for systems reporting records.
 DSR_MAX_BODY_BYTES = _read("DSR_MAX_BODY_BYTES", _positive_int, 256 * 1024)
 DSR_MAX_SYSTEM_BODY_BYTES = _read("DSR_MAX_SYSTEM_BODY_BYTES", _positive_int, 32 * 1024 * 1024)
+# A file an officer uploads when ticking off a manual task (e.g. a scanned letter found).
+DSR_MAX_UPLOAD_BYTES = _read("DSR_MAX_UPLOAD_BYTES", _positive_int, 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(DSR_MAX_BODY_BYTES, DSR_MAX_SYSTEM_BODY_BYTES)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
@@ -333,6 +342,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # <request:…> in a path: a request's id or its reference (dsr/web/converters.py).
+    "PATH_CONVERTER_OVERRIDES": {"request": {
+        "type": "string", "description": "The request's id (a UUID) or its reference (DSR-XXXX-XXXX)",
+        "pattern": r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+                   r"|[Dd][Ss][Rr]-[0-9A-Za-z]{4}-[0-9A-Za-z]{4})$",
+    }},
     "ENUM_NAME_OVERRIDES": {
         "RequestStatusEnum": "dsr.core.models.Status",
         "JobStatusEnum": "dsr.core.models.JobStatus",
@@ -455,6 +470,17 @@ DSR_POLL_MAX_DAYS = _read("DSR_POLL_MAX_DAYS", _positive_int, 35)
 DSR_AUTO_APPROVE_KINDS = _read(
     "DSR_AUTO_APPROVE_KINDS", lambda raw: _kinds(raw), frozenset()
 )
+
+
+def _release_kinds(raw: str) -> frozenset[str]:
+    kinds = _kinds(raw)
+    if kinds - {"access", "portability"}:
+        raise ValueError("only access and portability have results to release")
+    return kinds
+
+
+# Off by default: access results are reviewed by an officer before the person gets them.
+DSR_AUTO_RELEASE_KINDS = _read("DSR_AUTO_RELEASE_KINDS", _release_kinds, frozenset())
 
 # The demo shop's webhook receiver (make run); off in production unless asked for.
 DSR_DEMO = _read("DSR_DEMO", _bool, DEBUG or TESTING)

@@ -7,7 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from dsr.api import systems
 from dsr.api import views as api
 from dsr.desk import api as desk_api
+from dsr.desk import api_reads as desk_reads
 from dsr.intake import views
+from dsr.web import converters  # noqa: F401 - registers the <request:…> converter
 
 app_name = "dsr"
 
@@ -37,8 +39,12 @@ api_v1 = [
     path("requests/<str:reference>/download/code/", api.DownloadCodeView.as_view(), name="api-download-code"),
     path("requests/<str:reference>/download/", api.DownloadView.as_view(), name="api-download"),
     path("desk/requests/", desk_api.QueueView.as_view(), name="api-desk-queue"),
-    path("desk/requests/<uuid:request_id>/", desk_api.RequestView.as_view(), name="api-desk-request"),
-    path("desk/requests/<uuid:request_id>/<slug:action>/", desk_api.RequestActionView.as_view(),
+    path("desk/people/", desk_reads.PeopleView.as_view(), name="api-desk-people"),
+    path("desk/requests/<request:request_id>/", desk_api.RequestView.as_view(), name="api-desk-request"),
+    path("desk/requests/<request:request_id>/audit/", desk_reads.AuditView.as_view(), name="api-desk-audit"),
+    path("desk/requests/<request:request_id>/emails/", desk_reads.EmailsView.as_view(), name="api-desk-emails"),
+    path("desk/requests/<request:request_id>/message/", desk_api.MessageView.as_view(), name="api-desk-message"),
+    path("desk/requests/<request:request_id>/<slug:action>/", desk_api.RequestActionView.as_view(),
          name="api-desk-request-action"),
     path("desk/jobs/<uuid:job_id>/<slug:action>/", desk_api.JobActionView.as_view(), name="api-desk-job-action"),
     path("desk/bulk/<slug:action>/", desk_api.BulkView.as_view(), name="api-desk-bulk"),

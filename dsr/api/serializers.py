@@ -73,10 +73,20 @@ class RequestCreateSerializer(serializers.Serializer):
 
 class RequestCreatedSerializer(serializers.ModelSerializer):
     next_step = serializers.SerializerMethodField()
+    status_token = serializers.SerializerMethodField(
+        help_text="For a request filed by a trusted integration: the status token, to follow it with "
+        "'Authorization: Bearer <token>' without the person's email. Null otherwise (the person gets "
+        "it by email once they have confirmed the request)."
+    )
 
     class Meta:
         model = DataSubjectRequest
-        fields = ["reference", "status", "kind", "regime", "received_at", "due_on", "next_step"]
+        fields = ["reference", "status", "kind", "regime", "received_at", "due_on", "next_step", "status_token"]
+
+    def get_status_token(self, obj: DataSubjectRequest) -> str | None:
+        from dsr.core.tokens import status_token
+
+        return status_token(obj) if self.context.get("integration") is not None else None
 
     def get_next_step(self, obj: DataSubjectRequest) -> str:
         from dsr.core.selectors import next_step

@@ -69,7 +69,7 @@ class RequestCreateView(APIView):
         if integration is None:
             ratelimit.check_submission(request, submission.email)
         created = submit_request(submission, integration=integration)
-        return Response(RequestCreatedSerializer(created).data, status=201)
+        return Response(RequestCreatedSerializer(created, context={"integration": integration}).data, status=201)
 
 
 class RequestVerifyView(APIView):

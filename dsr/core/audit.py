@@ -43,6 +43,11 @@ class Actor:
         return cls(ActorType.SCHEDULER, "beat")
 
     @classmethod
+    def worker(cls) -> Actor:
+        """The Celery worker running a connector's job (a system reporting itself is ``system``)."""
+        return cls(ActorType.SCHEDULER, "worker")
+
+    @classmethod
     def officer(cls, user: Any) -> Actor:
         return cls(ActorType.OFFICER, str(user.pk))
 

@@ -1,14 +1,24 @@
-"""Email to the person: rendered from templates (text and HTML), one line of subject."""
+"""Email to the person: rendered from templates (text and HTML), one line of subject.
+
+Every email about a request goes out in the request's thread (its References name
+the request, so a mail program files our acknowledgement, a question from an
+officer and the outcome together) and is logged in ``EmailLog``: which email, when,
+and whether the mail server took it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import make_msgid
 from django.template.loader import render_to_string
 
 from . import law
+from .audit import redact
+from .models import DataSubjectRequest, EmailLog, EmailStatus
 
 
 def absolute(path: str) -> str:
@@ -30,11 +40,35 @@ def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
     return subject[:200], text, html
 
 
-def deliver(to: str, subject: str, text: str, html: str) -> None:
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
+def _domain() -> str:
+    return urlsplit(settings.DSR_PUBLIC_URL).hostname or "localhost"
+
+
+def thread_id(request: DataSubjectRequest) -> str:
+    """The request's thread: every email about it refers to this id (no email carries it itself)."""
+    return f"<dsr-{request.pk}@{_domain()}>"
+
+
+def deliver(to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None) -> None:
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to], headers=headers)
     message.attach_alternative(html, "text/html")
     message.send()
 
 
-def send(template: str, *, to: str, context: dict[str, Any]) -> None:
-    deliver(to, *render(template, context))
+def send(template: str, *, to: str, context: dict[str, Any], request: DataSubjectRequest | None = None) -> None:
+    """Render and send; with ``request``, in its thread and logged, the failure too (then raised again)."""
+    subject, text, html = render(template, context)
+    if request is None:
+        deliver(to, subject, text, html)
+        return
+    message_id = make_msgid(domain=_domain())
+    headers = {"Message-ID": message_id, "In-Reply-To": thread_id(request), "References": thread_id(request)}
+    log = EmailLog(request=request, template=template, subject=subject, message_id=message_id)
+    try:
+        deliver(to, subject, text, html, headers)
+    except Exception as exc:
+        log.status, log.error = EmailStatus.FAILED, redact(f"{type(exc).__name__}: {exc}")[:500]
+        log.save(force_insert=True)
+        raise
+    log.status = EmailStatus.SENT
+    log.save(force_insert=True)

@@ -51,6 +51,7 @@ class Task:
     # results: outcomes, bundles, retention
     SEND_OUTCOME = "dsr.tasks.send_outcome"
     NOTIFY_RECIPIENT = "dsr.tasks.notify_recipient"
+    SEND_MESSAGE = "dsr.tasks.send_message"
     RELEASE_RESULTS = "dsr.tasks.release_results"
     EXPIRE_BUNDLES = "dsr.tasks.expire_bundles"
     PURGE_RETAINED = "dsr.tasks.purge_retained"

@@ -7,7 +7,10 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q, QuerySet
 
 
 class Role(enum.StrEnum):
@@ -32,16 +35,37 @@ def role_of(user: Any) -> Role | None:
     return None
 
 
+def acting_staff() -> QuerySet:
+    """The people who work requests: active officers, administrators and superusers (a superuser
+    counts as an administrator), never auditors nor service accounts. They can be assigned a
+    request and are reminded of its deadlines."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=[role.value for role in CAN_ACT]))
+        .exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        .distinct()
+    )
+
+
+def is_service_account(user: Any) -> bool:
+    """An account for scripts: no usable password and no authenticator, so never a login."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return not user.has_usable_password() and not TOTPDevice.objects.filter(user=user).exists()
+
+
 ADMIN_APPS = ("dsr", "auth", "otp_totp", "demo_shop")
 
 
-def grant(user: Any, role: Role) -> None:
-    """Give ``user`` exactly this desk role. Administrators also configure, in the admin."""
+def grant(user: Any, role: Role, *, staff: bool = True) -> None:
+    """Give ``user`` exactly this desk role. Administrators also configure, in the admin
+    (``staff``); a service account is not staff: it has no business in the admin."""
     user.groups.remove(*Group.objects.filter(name__in=[r.value for r in Role]))
     group, created = Group.objects.get_or_create(name=role.value)
     if created and role == Role.ADMINISTRATOR:
         group.permissions.set(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
     user.groups.add(group)
-    if not user.is_staff:
-        user.is_staff = True
+    if user.is_staff != staff:
+        user.is_staff = staff
         user.save(update_fields=["is_staff"])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Iterable
 
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from .models import DataSubjectRequest, ResultBundle, Status
@@ -47,6 +50,36 @@ def next_step(request: DataSubjectRequest) -> str:
 
 # The shape of every reference (models.new_reference); anything else is looked up nowhere.
 _REFERENCE = re.compile(r"DSR-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
+def as_uuid(value: object) -> str | None:
+    """The canonical text of a UUID, or None if ``value`` is not one."""
+    try:
+        return str(uuid.UUID(str(value).strip()))
+    except ValueError:
+        return None
+
+
+def is_request_key(key: str) -> bool:
+    """A request's id (a UUID) or its reference (DSR-XXXX-XXXX), in any letter case."""
+    return as_uuid(key) is not None or _REFERENCE.fullmatch(key.strip().upper()) is not None
+
+
+def requests_by_keys(keys: Iterable[str], queryset: QuerySet | None = None) -> QuerySet:
+    """The requests named by id or by reference; the caller has checked each with is_request_key."""
+    keys = [str(k).strip() for k in keys]
+    ids = [u for k in keys if (u := as_uuid(k))]
+    references = [k.upper() for k in keys if _REFERENCE.fullmatch(k.upper())]
+    rows = DataSubjectRequest.objects.all() if queryset is None else queryset
+    return rows.filter(Q(pk__in=ids) | Q(reference__in=references))
+
+
+def request_by_key(key: str, queryset: QuerySet | None = None) -> DataSubjectRequest:
+    """One request by its id or its reference (the desk takes either); 404 if none."""
+    request = requests_by_keys([key], queryset).first() if is_request_key(key) else None
+    if request is None:
+        raise Http404("No request has this id or reference.")
+    return request
 
 
 def request_by_reference(reference: str) -> DataSubjectRequest:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.urls import reverse
 
 from .crypto import constant_time_equal
 from .models import DataSubjectRequest
@@ -18,6 +19,11 @@ _STATUS_SALT = "dsr.status"
 
 def status_token(request: DataSubjectRequest) -> str:
     return signing.dumps({"r": str(request.pk)}, salt=_STATUS_SALT, compress=True)
+
+
+def status_path(request: DataSubjectRequest) -> str:
+    """The person's status page, with its token: the link every email to them carries."""
+    return reverse("dsr:status", args=[request.reference]) + f"?t={status_token(request)}"
 
 
 def check_status_token(request: DataSubjectRequest, token: str) -> bool:

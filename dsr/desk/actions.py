@@ -6,6 +6,7 @@ import base64
 import mimetypes
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,8 +14,6 @@ from dsr.core import audit, deadlines
 from dsr.core.audit import Actor
 from dsr.core.models import OPEN_STATUSES, ConnectorJob, DataSubjectRequest, JobStatus, Note, Regime
 from dsr.engine import outcomes
-
-MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
 
 class ActionRefused(Exception):
@@ -85,8 +84,9 @@ def correct_regime(request: DataSubjectRequest, regime: str, *, actor: Actor) ->
 
 def document_record(filename: str, content: bytes, content_type: str | None = None) -> dict[str, Any]:
     """A found document (e.g. a scanned letter), kept as one encrypted record of the export."""
-    if len(content) > MAX_DOCUMENT_BYTES:
-        raise ActionRefused(f"The file is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB.")
+    limit = settings.DSR_MAX_UPLOAD_BYTES
+    if len(content) > limit:
+        raise ActionRefused(f"The file is larger than {limit / (1024 * 1024):g} MB.")
     safe_name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip() or "document"
     return {
         "category": "documents",

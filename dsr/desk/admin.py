@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from django_otp.admin import OTPAdminSite
 
 from connectors import registry
 from connectors.base import ConnectorError
@@ -23,12 +21,9 @@ from dsr.core.models import (
 )
 from dsr.core.queue import Task
 from dsr.core.roles import Role, role_of
-from dsr.desk.views import LimitedLogin
+from dsr.desk.login import AdminLoginForm
+from dsr.desk.templatetags.desk_labels import rows
 from dsr.engine import fanout
-
-
-class AdminLoginForm(LimitedLogin, OTPAdminAuthenticationForm):
-    """The admin's login, limited like the desk's."""
 
 
 class DeskAdminSite(OTPAdminSite):
@@ -87,11 +82,10 @@ class DataSubjectRequestAdmin(ReadOnlyAdmin):
         rows = []
         for row in access.preview(obj, per_system=3):
             counts = ", ".join(f"{k}: {v}" for k, v in sorted(row["counts"].items())) or "nothing found"
-            samples = format_html_join(
-                "", "<li><code>#{} {}: {}</code></li>",
-                ((r["index"], r["category"], json.dumps(r["fields"], default=str)[:300]) for r in row["records"]),
-            )
-            rows.append(format_html("<p><strong>{}</strong> ({}): {}</p><ul>{}</ul>",
+            samples = format_html_join("", "{}", ((
+                format_html("<table><caption>Record #{} · {}</caption>{}</table>", r["index"], r["category"],
+                            _table_rows(r["fields"])),) for r in row["records"]))
+            rows.append(format_html("<p><strong>{}</strong> ({}): {}</p>{}",
                                     row["system"], row["status"], counts, samples))
         return format_html_join("", "{}", ((r,) for r in rows)) or "-"
 
@@ -179,12 +173,25 @@ class SystemConnectionAdmin(admin.ModelAdmin):
         return ", ".join(sorted(obj.secrets or {})) or "-"
 
 
+def _table_rows(mapping: dict) -> str:
+    """A mapping as rows of an HTML table, in words (never Python or JSON notation)."""
+    return format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows(mapping))
+
+
 class ConnectorJobInline(admin.TabularInline):
     model = ConnectorJob
-    fields = ("system", "action", "status", "attempts", "found", "affected", "error", "result", "finished_at")
+    fields = ("system", "action", "status", "attempts", "found", "affected", "error", "outcome", "finished_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description="Receipt or note")
+    def outcome(self, obj: ConnectorJob) -> str:
+        result = dict(obj.result or {})
+        receipt = result.pop("receipt", None) or {}
+        result.pop("state", None)  # a vendor's polling state: nothing for a person to read
+        shown = {**{k: v for k, v in receipt.items() if k != "action"}, **result}
+        return format_html("<table>{}</table>", _table_rows(shown)) if shown else "-"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -7,8 +7,6 @@ Auditors may read; officers and administrators may act.
 
 from __future__ import annotations
 
-import uuid
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -23,7 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dsr.core.models import AuditEvent, ConnectorJob, DataSubjectRequest, RecipientNotice
+from dsr.core import labels
+from dsr.core.models import AuditEvent, ConnectorJob, DataSubjectRequest, Message, RecipientNotice
+from dsr.core.selectors import request_by_key
 from dsr.desk import dispatch
 from dsr.desk.auth import DeskRole, PersonalTokenAuthentication
 from dsr.desk.queries import QueueFilter, days_left, queue, urgency
@@ -40,11 +40,20 @@ class QueueItemSerializer(serializers.ModelSerializer):
     days_left = serializers.SerializerMethodField()
     urgency = serializers.SerializerMethodField()
     assignee = serializers.CharField(source="assignee.username", default=None, allow_null=True)
+    kind_label = serializers.SerializerMethodField()
+    regime_label = serializers.SerializerMethodField()
+    status_label = serializers.CharField(source="get_status_display")
 
     class Meta:
         model = DataSubjectRequest
-        fields = ["id", "reference", "kind", "regime", "status", "received_at", "due_on", "days_left",
-                  "urgency", "assignee"]
+        fields = ["id", "reference", "kind", "kind_label", "regime", "regime_label", "status", "status_label",
+                  "received_at", "due_on", "days_left", "urgency", "assignee"]
+
+    def get_kind_label(self, obj) -> str:
+        return labels.kind(obj.kind)
+
+    def get_regime_label(self, obj) -> str:
+        return labels.regime(obj.regime)
 
     def get_days_left(self, obj) -> int | None:
         return days_left(obj)
@@ -77,6 +86,15 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["seq", "created_at", "actor_type", "actor_id", "verb", "details"]
 
 
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", default=None, allow_null=True)
+    text = serializers.CharField(allow_null=True, help_text="empty once the request's record is purged")
+
+    class Meta:
+        model = Message
+        fields = ["id", "author", "text", "template", "created_at", "sent_at"]
+
+
 class RequestDetailSerializer(QueueItemSerializer):
     email = serializers.CharField()
     identifiers = serializers.JSONField()
@@ -85,11 +103,15 @@ class RequestDetailSerializer(QueueItemSerializer):
     events = EventSerializer(many=True, source="audit_events")
     notes = serializers.SerializerMethodField()
     notices = NoticeSerializer(many=True)
+    messages = MessageSerializer(many=True)
+    lives_in = serializers.SerializerMethodField()
+    person = serializers.CharField(source="email_hash", help_text="the person's key: GET /desk/people/{person}/")
 
     class Meta(QueueItemSerializer.Meta):
-        fields = [*QueueItemSerializer.Meta.fields, "email", "identifiers", "requester_type", "changes",
-                  "verified_at", "original_due_on", "extended_due_on", "extension_reason", "acknowledge_by",
-                  "acknowledged_at", "closed_at", "outcome", "denial_reason", "jobs", "events", "notes", "notices"]
+        fields = [*QueueItemSerializer.Meta.fields, "email", "identifiers", "requester_type", "country",
+                  "subdivision", "lives_in", "person", "changes", "verified_at", "original_due_on",
+                  "extended_due_on", "extension_reason", "acknowledge_by", "acknowledged_at", "closed_at",
+                  "outcome", "denial_reason", "jobs", "events", "notes", "notices", "messages"]
 
     original_due_on = serializers.DateField(source="due_on")
 
@@ -97,11 +119,14 @@ class RequestDetailSerializer(QueueItemSerializer):
         return [{"author": n.author.username if n.author else None, "text": n.text, "created_at": n.created_at}
                 for n in obj.notes.select_related("author")]
 
+    def get_lives_in(self, obj) -> str:
+        return labels.place(obj.country, obj.subdivision)
+
 
 ACTION_INPUT = inline_serializer("DeskActionInput", {
     "reason": serializers.CharField(required=False, help_text="deny, extend, keep, withhold, skip"),
     "assignee": serializers.IntegerField(required=False, allow_null=True, help_text="assign: a user id"),
-    "text": serializers.CharField(required=False, help_text="note"),
+    "text": serializers.CharField(required=False, help_text="note, message"),
     "regime": serializers.CharField(required=False, help_text="regime"),
     "decisions": serializers.ListField(child=serializers.DictField(), required=False,
                                        help_text='decide: [{"index": 1, "accept": true, "reason": ""}]'),
@@ -113,6 +138,7 @@ ACTION_INPUT = inline_serializer("DeskActionInput", {
     "note": serializers.CharField(required=False, help_text="complete a job; told: how the recipient was told"),
     "notice": serializers.UUIDField(required=False, help_text="told: one of the request's recipient notices"),
     "affected": serializers.IntegerField(required=False, help_text="complete a job"),
+    "template": serializers.IntegerField(required=False, help_text="message: a reply template's id"),
 })
 ACTION_OUTPUT = inline_serializer("DeskActionResult", {
     "detail": serializers.CharField(), "status": serializers.CharField()})
@@ -163,7 +189,7 @@ class RequestView(DeskAPIView):
     @extend_schema(responses={200: RequestDetailSerializer, 404: ErrorSerializer, **REFUSED},
                    summary="One request, in full")
     def get(self, request: Request, request_id: str) -> Response:
-        subject_request = get_object_or_404(DataSubjectRequest.objects.select_related("assignee"), pk=request_id)
+        subject_request = request_by_key(request_id, DataSubjectRequest.objects.select_related("assignee"))
         return Response(RequestDetailSerializer(subject_request).data)
 
 
@@ -172,9 +198,9 @@ class RequestActionView(DeskAPIView):
                    responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 404: ErrorSerializer,
                               409: ErrorSerializer, **REFUSED},
                    summary="An action on a request: approve, deny, extend, assign, note, regime, release, "
-                   "reissue, close, complete, decide, keep, withhold, told, read")
+                   "reissue, close, complete, decide, keep, withhold, told, read, message")
     def post(self, request: Request, request_id: str, action: str) -> Response:
-        subject_request = get_object_or_404(DataSubjectRequest, pk=request_id)
+        subject_request = request_by_key(request_id)
         try:
             detail = dispatch.run_request_action(action, subject_request, _payload(request), request.user)
         except dispatch.REFUSALS as exc:
@@ -201,25 +227,44 @@ class JobActionView(DeskAPIView):
 class BulkView(DeskAPIView):
     @extend_schema(
         request=inline_serializer("DeskBulkInput", {
-            "ids": serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=500),
+            "ids": serializers.ListField(child=serializers.CharField(), min_length=1, max_length=500,
+                                         help_text="request ids or references (DSR-XXXX-XXXX)"),
             "assignee": serializers.IntegerField(required=False, allow_null=True)}),
         parameters=[_action_parameter(("approve", "assign"))],
         responses={200: inline_serializer("DeskBulkResult", {"done": serializers.IntegerField(),
                                                               "refused": serializers.IntegerField()}),
                    400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **REFUSED},
-        summary="Bulk approve or assign",
+        summary="Bulk approve or assign (by ids or references)",
     )
     def post(self, request: Request, action: str) -> Response:
         data = _payload(request)
         ids = data.get("ids")
-        try:
-            ids = [str(uuid.UUID(str(i))) for i in ids] if isinstance(ids, list) else None
-        except ValueError:
-            ids = None
-        if not ids:
-            return Response(error_body("invalid", "Give ids: a list of request ids.", {"ids": ["A list of ids."]}), 400)
+        if not isinstance(ids, list) or not ids:
+            return Response(error_body("invalid", "Give ids: a list of request ids or references.",
+                                       {"ids": ["A list of request ids or references."]}), 400)
         try:
             counts = dispatch.run_bulk(action, ids, data, request.user)
         except dispatch.REFUSALS as exc:
             return _refused(exc)
         return Response(counts)
+
+
+class MessageView(DeskAPIView):
+    @extend_schema(
+        request=inline_serializer("DeskMessageInput", {
+            "text": serializers.CharField(help_text="what the person reads (10,000 characters at most)"),
+            "template": serializers.IntegerField(required=False, allow_null=True,
+                                                 help_text="the reply template it started from, if any")}),
+        responses={201: inline_serializer("DeskMessageSent", {
+            "detail": serializers.CharField(), "id": serializers.UUIDField(), "status": serializers.CharField()}),
+                   400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **REFUSED},
+        summary="Write to the person: emailed in the request's thread, stored encrypted, audited",
+    )
+    def post(self, request: Request, request_id: str) -> Response:
+        subject_request = request_by_key(request_id)
+        try:
+            message = dispatch.write_message(subject_request, _payload(request), request.user)
+        except dispatch.REFUSALS as exc:
+            return _refused(exc)
+        return Response({"detail": dispatch.MESSAGE_WRITTEN, "id": message.pk, "status": subject_request.status},
+                        status=201)

@@ -14,14 +14,21 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
-from dsr.core import queue
+from dsr.core import queue, selectors
 from dsr.core.audit import Actor
 from dsr.core.lifecycle import InvalidTransition
-from dsr.core.models import ConnectorJob, DataSubjectRequest, Status, SystemConnection
+from dsr.core.models import (
+    ConnectorJob,
+    DataSubjectRequest,
+    Message,
+    ReplyTemplate,
+    Status,
+    SystemConnection,
+)
 from dsr.core.queue import Task
 from dsr.desk import actions
 from dsr.engine import fanout
-from dsr.results import access, closing, erasure, notices, rectification
+from dsr.results import access, closing, erasure, messaging, notices, rectification
 
 REFUSALS = (
     InvalidTransition,
@@ -32,6 +39,7 @@ REFUSALS = (
     closing.CannotClose,
     actions.ActionRefused,
     notices.NoticeRefused,
+    messaging.MessageRefused,
 )
 
 Handler = Callable[[DataSubjectRequest, Mapping[str, Any], Any, Actor], str]
@@ -180,19 +188,33 @@ def told(r, data, user, actor):
     return f"{notice.name}: recorded as told."
 
 
-def _uuid(data: Mapping[str, Any], name: str) -> str | None:
-    import uuid
+MESSAGE_WRITTEN = "Message written; it is on its way to the person by email."
 
-    try:
-        return str(uuid.UUID(_text(data, name)))
-    except ValueError:
-        return None
+
+def write_message(r: DataSubjectRequest, data: Mapping[str, Any], user: Any) -> Message:
+    """The officer's message from the page's form or the API's JSON: its text and its template."""
+    chosen = _text(data, "template")
+    template = None
+    if chosen:
+        template = ReplyTemplate.objects.filter(pk=_whole(chosen, "template must be a template's id.")).first()
+        if template is None:
+            raise actions.ActionRefused("No reply template has that id.")
+    return messaging.write(r, text=_text(data, "text"), actor=Actor.officer(user), author=user, template=template)
+
+
+def message(r, data, user, actor):
+    write_message(r, data, user)
+    return MESSAGE_WRITTEN
+
+
+def _uuid(data: Mapping[str, Any], name: str) -> str | None:
+    return selectors.as_uuid(_text(data, name))
 
 
 REQUEST_ACTIONS: dict[str, Handler] = {
     f.__name__: f
     for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold,
-              told, read)
+              told, read, message)
 }
 
 
@@ -235,8 +257,18 @@ def run_job_action(name: str, job: ConnectorJob, data: Mapping[str, Any], user: 
     return handler(job, data, user, Actor.officer(user))
 
 
+MAX_BULK = 500
+
+
 def run_bulk(name: str, ids: list[str], data: Mapping[str, Any], user: Any) -> dict[str, int]:
-    chosen = DataSubjectRequest.objects.filter(pk__in=ids[:500])
+    if len(ids) > MAX_BULK:
+        raise InvalidInput(f"Choose at most {MAX_BULK} requests at a time.")
+    bad = [k for k in ids if not selectors.is_request_key(str(k))]
+    if bad:
+        raise InvalidInput(f"{len(bad)} of the chosen items are not request ids or references.")
+    if not ids:
+        raise InvalidInput("Choose at least one request.")
+    chosen = selectors.requests_by_keys(ids)
     actor = Actor.officer(user)
     if name == "approve":
         done = refused = 0

@@ -21,6 +21,7 @@ from dsr.core.models import (
     Status,
 )
 
+STATES = ("", "open", "closed")
 SORTS = {
     "due": ("due_by", "received_at"),
     "-due": ("-due_by", "-received_at"),
@@ -40,7 +41,7 @@ class QueueFilter:
     due_within: int | None = None
     q: str = ""
     sort: str = "due"
-    open_only: bool = False
+    state: str = ""  # "open", "closed", or "" for every request (a status filter wins)
 
     @classmethod
     def from_params(cls, params: Any) -> tuple[QueueFilter, dict[str, str]]:
@@ -54,8 +55,14 @@ class QueueFilter:
             overdue=params.get("overdue", "") in {"1", "true", "on", "yes"},
             q=params.get("q", "").replace("\x00", "").strip()[:254],  # NUL matches nothing
             sort=params.get("sort", "due") or "due",
-            open_only=params.get("open", "") in {"1", "true", "on", "yes"},
+            state=params.get("state", "") or "",
         )
+        if f.state == "all":
+            f.state = ""
+        if not f.state and params.get("open", "") in {"1", "true", "on", "yes"}:  # the older spelling
+            f.state = "open"
+        if f.state not in STATES:
+            errors["state"] = "Open, closed or all."
         for name, allowed in (("status", Status.values), ("kind", Kind.values), ("regime", Regime.values)):
             if getattr(f, name) and getattr(f, name) not in allowed:
                 errors[name] = f"Unknown {name} {getattr(f, name)!r}."
@@ -79,8 +86,10 @@ def queue(f: QueueFilter, *, user: Any) -> QuerySet[DataSubjectRequest]:
     rows = DataSubjectRequest.objects.annotate(due_by=Coalesce("extended_due_on", "due_on"))
     if f.status:
         rows = rows.filter(status=f.status)
-    elif f.open_only or f.overdue or f.due_within is not None:
+    elif f.state == "open" or f.overdue or f.due_within is not None:
         rows = rows.filter(status__in=OPEN_STATUS_LIST)
+    elif f.state == "closed":
+        rows = rows.exclude(status__in=OPEN_STATUS_LIST)
     if f.kind:
         rows = rows.filter(kind=f.kind)
     if f.regime:
@@ -128,3 +137,29 @@ def urgency(request: DataSubjectRequest) -> str:
     if left <= 7:
         return "soon"
     return "calm"
+
+
+# --- one person: every request filed with the same email address ---------------------------
+
+_PERSON_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def person_key(email: str) -> str:
+    """The person's key at the desk: the keyed hash of their email, never the address itself."""
+    return identifier_hash("email", email)
+
+
+def is_person_key(key: str) -> bool:
+    return _PERSON_KEY.fullmatch(key or "") is not None
+
+
+def person_requests(key: str, *, excluding: DataSubjectRequest | None = None) -> list[DataSubjectRequest]:
+    """Every request of one person: the open ones first, soonest due; then the closed, newest first."""
+    if not is_person_key(key):
+        return []
+    rows = DataSubjectRequest.objects.filter(email_hash=key).select_related("assignee").order_by("-received_at")
+    if excluding is not None:
+        rows = rows.exclude(pk=excluding.pk)
+    rows = list(rows)
+    open_ones = sorted((r for r in rows if r.is_open), key=lambda r: (r.effective_due_on, r.received_at))
+    return open_ones + [r for r in rows if not r.is_open]

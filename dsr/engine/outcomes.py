@@ -155,7 +155,7 @@ def settle(
             return None
         audit.record(
             verb or _VERBS[JobStatus(status)],
-            actor=actor or Actor("system", job.system.name),
+            actor=actor or Actor.worker(),
             request=job.request,
             details={"system": job.system.name, "action": job.action, **(details or {})},
         )

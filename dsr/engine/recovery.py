@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.utils import timezone
 
 from dsr.core import audit, emails, queue
 from dsr.core.audit import Actor
 from dsr.core.models import ConnectorJob, DataSubjectRequest, JobStatus, Status
+from dsr.core.roles import acting_staff
 
 from .fanout import advance, enqueue_jobs
 from .outcomes import fail_or_retry
@@ -82,9 +82,7 @@ def escalate_waiting() -> int:
     )
     if not waiting:
         return 0
-    officers = list(
-        get_user_model().objects.filter(is_active=True, is_staff=True).exclude(email="").values_list("email", flat=True)
-    )
+    officers = list(acting_staff().exclude(email="").values_list("email", flat=True))
     with transaction.atomic():
         ConnectorJob.objects.filter(pk__in=[j.pk for j in waiting]).update(escalated_at=now)
         for job in waiting:

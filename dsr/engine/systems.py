@@ -20,7 +20,7 @@ from django.db import transaction
 
 from connectors import registry
 from connectors.base import ConnectorError
-from dsr.core.models import ConnectorAction, SystemConnection
+from dsr.core.models import TERMINAL_JOB_STATUSES, ConnectorAction, ConnectorJob, SystemConnection
 from dsr.engine.connections import build_connector
 
 _ENV_REF = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
@@ -132,11 +132,25 @@ def parse(text: str, *, environ: dict[str, str] | None = None) -> list[dict[str,
     return parsed
 
 
-def load(text: str, *, environ: dict[str, str] | None = None) -> dict[str, list[str]]:
-    """Create or update every system in the file (idempotent); returns names by outcome."""
-    outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
+def missing_from(text: str, *, environ: dict[str, str] | None = None) -> list[str]:
+    """The configured systems the file does not name: what ``load(prune=True)`` would remove."""
+    named = {values["name"] for values in parse(text, environ=environ)}
+    return sorted(set(SystemConnection.objects.values_list("name", flat=True)) - named)
+
+
+def load(text: str, *, environ: dict[str, str] | None = None, prune: bool = False) -> dict[str, list[str]]:
+    """Create or update every system in the file (idempotent); returns names by outcome.
+
+    With ``prune``, the systems the file does not name go: deleted if they never had a job,
+    disabled if they did (their jobs and receipts are the record of what was done). Nothing
+    is pruned while one of them still has a job to finish.
+    """
+    outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "removed": [], "disabled": []}
     with transaction.atomic():
-        for values in parse(text, environ=environ):
+        parsed = parse(text, environ=environ)
+        if prune:
+            _prune(SystemConnection.objects.exclude(name__in=[v["name"] for v in parsed]), outcome)
+        for values in parsed:
             name = values.pop("name")
             system = SystemConnection.objects.filter(name=name).first()
             if system is None:
@@ -152,6 +166,26 @@ def load(text: str, *, environ: dict[str, str] | None = None) -> dict[str, list[
             else:
                 outcome["unchanged"].append(name)
     return outcome
+
+
+def _prune(gone: Any, outcome: dict[str, list[str]]) -> None:
+    busy = sorted(set(
+        ConnectorJob.objects.filter(system__in=gone).exclude(status__in=TERMINAL_JOB_STATUSES)
+        .values_list("system__name", flat=True)
+    ))
+    if busy:
+        raise SystemsFileError(
+            f"not pruning: {', '.join(busy)} still {'has' if len(busy) == 1 else 'have'} jobs to finish; "
+            "let them finish (or skip them at the desk) first"
+        )
+    for system in gone.select_for_update().order_by("name"):
+        if ConnectorJob.objects.filter(system=system).exists():
+            if system.enabled:
+                SystemConnection.objects.filter(pk=system.pk).update(enabled=False)
+                outcome["disabled"].append(system.name)
+        else:
+            system.delete()
+            outcome["removed"].append(system.name)
 
 
 @dataclass

@@ -29,18 +29,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
 
-from dsr.core import audit, emails, queue
+from dsr.core import audit, emails, labels, queue
 from dsr.core.audit import Actor
-from dsr.core.models import OPEN_STATUSES, DataSubjectRequest, Kind, Regime
+from dsr.core.models import OPEN_STATUSES, DataSubjectRequest
 from dsr.core.queue import Task
-from dsr.core.roles import CAN_ACT
+from dsr.core.roles import acting_staff
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +51,6 @@ CHUNK = 2000  # requests locked, marked and audited per transaction
 MAX_LISTED = 100  # requests listed in one email; the rest are counted (the queue has them all)
 TEMPLATE = "deadline_reminder"
 _TEAM = object()  # the recipient key for unassigned requests: every officer and administrator
-_KINDS, _REGIMES = dict(Kind.choices), dict(Regime.choices)
-
 # What the sweep reads of each locked request, as plain values: building model instances
 # (and the assignee's) cost more than everything else the sweep does in Python.
 COLUMNS = (
@@ -234,8 +231,8 @@ def _item(request: Candidate, markers: list[str], today: date) -> Item:
     days_left = (request.effective_due_on - today).days
     return Item(
         reference=request.reference,
-        kind=_KINDS.get(request.kind, request.kind),
-        regime=_REGIMES.get(request.regime, request.regime),
+        kind=labels.kind(request.kind),  # the desk's words: "Erasure, California (CCPA)"
+        regime=labels.regime(request.regime),
         due_on=request.effective_due_on,
         days_left=days_left,
         crossed=[_describe(m, request, days_left) for m in markers],
@@ -252,14 +249,7 @@ def _recipient_key(request: Candidate) -> Any:
 
 def team_addresses() -> list[str]:
     """Active officers, administrators and superusers with an email address (never auditors)."""
-    return list(
-        get_user_model().objects.filter(is_active=True)
-        .exclude(email="")
-        .filter(Q(is_superuser=True) | Q(groups__name__in=[role.value for role in CAN_ACT]))
-        .order_by("email")
-        .values_list("email", flat=True)
-        .distinct()
-    )
+    return list(acting_staff().exclude(email="").order_by("email").values_list("email", flat=True).distinct())
 
 
 # -- the run --------------------------------------------------------------------------------

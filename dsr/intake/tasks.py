@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from dsr.core import audit, emails, lifecycle, queue
 from dsr.core.audit import Actor
-from dsr.core.models import AuditEvent, DataSubjectRequest, Status
+from dsr.core.models import AuditEvent, DataSubjectRequest, Message, Status
 from dsr.core.queue import Task, mail_task
-from dsr.core.tokens import status_token
+from dsr.core.tokens import status_path
 
 from . import verification
 
@@ -37,7 +37,6 @@ def send_verification(self, request_id: str) -> None:
     if request is None or request.status != Status.AWAITING_VERIFICATION:
         return
     issued = verification.issue_code(request)
-    token = status_token(request)
     context = {
         "request": request,
         "code": issued.code,
@@ -46,11 +45,10 @@ def send_verification(self, request_id: str) -> None:
             reverse("dsr:verify-link", args=[request.reference, issued.link_token])
         ),
         "code_url": emails.absolute(reverse("dsr:verify", args=[request.reference])),
-        "status_url": emails.absolute(reverse("dsr:status", args=[request.reference]))
-        + f"?t={token}",
+        "status_url": emails.absolute(status_path(request)),
         "duplicate_of": request.duplicate_of,
     }
-    emails.send("acknowledgement", to=request.email, context=context)
+    emails.send("acknowledgement", to=request.email, context=context, request=request)
     with transaction.atomic():
         first = DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now()
@@ -70,9 +68,9 @@ def send_receipt(request_id: str) -> None:
     request = DataSubjectRequest.objects.filter(pk=request_id, acknowledged_at__isnull=True).first()
     if request is None:
         return
-    token = status_token(request)
-    status_url = emails.absolute(reverse("dsr:status", args=[request.reference])) + f"?t={token}"
-    emails.send("received", to=request.email, context={"request": request, "status_url": status_url})
+    status_url = emails.absolute(status_path(request))
+    emails.send("received", to=request.email, context={"request": request, "status_url": status_url},
+                request=request)
     with transaction.atomic():
         if DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now()
@@ -90,7 +88,7 @@ def send_download_code(request_id: str) -> None:
     if request is None or not request.email:
         return
     issued = verification.issue_code(request, purpose="download")
-    emails.send("download_code", to=request.email,
+    emails.send("download_code", to=request.email, request=request,
                 context={"request": request, "code": issued.code, "ttl_minutes": settings.DSR_CODE_TTL_MINUTES})
 
 
@@ -120,8 +118,9 @@ def resend_unacknowledged() -> int:
 
     A request waiting for its code gets the verification email again; one a trusted
     integration filed (verified at once, so never sent a code) gets its receipt again;
-    a closed request whose outcome email was never sent gets that again. Nothing is
-    queued while the queue still holds messages: the lost one may be among them.
+    a closed request whose outcome email was never sent gets that again, and so does an
+    officer's message never emailed. Nothing is queued while the queue still holds
+    messages: the lost one may be among them.
     """
     if queue.waiting_mail_messages():
         return 0
@@ -143,6 +142,10 @@ def resend_unacknowledged() -> int:
     closed = DataSubjectRequest.objects.filter(
         status__in=[Status.COMPLETED, Status.DENIED], closed_at__lt=now - wait, closed_at__gte=now - window
     )
+    unsent = Message.objects.filter(sent_at__isnull=True, created_at__lt=now - wait, created_at__gte=now - window)
+    for pk in unsent.values_list("pk", flat=True).iterator():  # an officer's message whose task was lost
+        queue.enqueue(Task.SEND_MESSAGE, str(pk))
+        count += 1
     for outcome in ("completed", "partial", "denied"):
         told = AuditEvent.objects.filter(request=OuterRef("pk"), verb="outcome.sent", details__outcome=outcome)
         for pk in closed.filter(outcome=outcome).exclude(Exists(told)).values_list("pk", flat=True).iterator():

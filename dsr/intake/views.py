@@ -23,8 +23,7 @@ from dsr.web.http import zip_response
 
 
 def _status_url(request_obj) -> str:
-    token = tokens.status_token(request_obj)
-    return reverse("dsr:status", args=[request_obj.reference]) + f"?t={token}"
+    return tokens.status_path(request_obj)
 
 
 def _sent_as_utf8(request: HttpRequest) -> bool:

@@ -69,6 +69,15 @@ def withhold(
         raise NotReady("Records can be withheld only while the request is in review.")
     if not reason.strip():
         raise NotReady("Give the reason the person will be told (e.g. Art. 15(4): others' data).")
+    found = (job.result or {}).get("by_category") or {}
+    if category not in found:
+        # Only a category the export holds can be withheld; the audit trail names it, so a
+        # made-up one (which might be anything, an email address included) is refused here.
+        listed = ", ".join(sorted(found)) or "none: this export found nothing"
+        raise NotReady(f"{job.system.name} exported no category of that name. Its categories: {listed}.")
+    if record_index is not None and record_index >= (job.export_records or 0):
+        raise NotReady(f"{job.system.name} exported {job.export_records or 0} records, numbered from 0; "
+                       f"there is no record #{record_index}.")
     with transaction.atomic():
         item = Withholding.objects.create(
             request=request, job=job, category=category, record_index=record_index,
@@ -76,7 +85,7 @@ def withhold(
         )
         audit.record(
             "results.withheld", actor=actor, request=request,
-            details={"system": job.system.name, "category": category,
+            details={"system": job.system.name, "category": audit.redact(category),
                      "scope": "category" if record_index is None else "record"},
         )
     return item

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from dsr.core import audit, storage
 from dsr.core.audit import Actor
-from dsr.core.models import TERMINAL_STATUSES, ConnectorJob, DataSubjectRequest
+from dsr.core.models import TERMINAL_STATUSES, ConnectorJob, DataSubjectRequest, Message
 
 
 def purge() -> int:
@@ -41,6 +41,7 @@ def purge_one(request: DataSubjectRequest, *, reason: str) -> bool:
         if not changed:
             return False
         ConnectorJob.objects.filter(request=request).update(learned=None, export_file="")
+        Message.objects.filter(request=request).update(text=None)  # written about the person
         request.bundles.update(file="", deleted_at=timezone.now())
         audit.record("request.purged", actor=Actor.scheduler(), request=request, details={"reason": reason})
     return True

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
-from django.urls import reverse
 
 from dsr.core import audit, emails
 from dsr.core.audit import Actor
-from dsr.core.models import DataSubjectRequest
+from dsr.core.models import DataSubjectRequest, Message
 from dsr.core.queue import Task, mail_task
-from dsr.core.tokens import status_token
+from dsr.core.tokens import status_path
 
-from . import access, notices, retention
+from . import access, messaging, notices, retention
 from .closing import outcome_context
 
 
@@ -25,13 +24,12 @@ def send_outcome(request_id: str, outcome: str) -> None:
     request = DataSubjectRequest.objects.filter(pk=request_id).first()
     if request is None or not request.email:
         return
-    token = status_token(request)
     context = {
         **outcome_context(request),
-        "status_url": emails.absolute(reverse("dsr:status", args=[request.reference])) + f"?t={token}",
+        "status_url": emails.absolute(status_path(request)),
         "outcome": outcome,
     }
-    emails.send(f"outcome_{outcome}", to=request.email, context=context)
+    emails.send(f"outcome_{outcome}", to=request.email, context=context, request=request)
     audit.record("outcome.sent", actor=Actor.scheduler(), request=request,
                  details={"outcome": outcome, "channel": "email"})
 
@@ -42,13 +40,33 @@ def notify_recipient(notice_id: str) -> None:
     notices.send(notice_id)
 
 
+@mail_task(name=Task.SEND_MESSAGE)
+def send_message(message_id: str) -> None:
+    """Email an officer's message to the person, in the request's thread; once."""
+    message = Message.objects.select_related("request").filter(pk=message_id, sent_at__isnull=True).first()
+    if message is None or not message.request.email or not message.text:
+        return
+    request = message.request
+    emails.send("message", to=request.email, request=request, context={
+        "request": request, "text": message.text,
+        "status_url": emails.absolute(status_path(request)),
+    })
+    messaging.mark_sent(message)
+
+
 @shared_task(name=Task.RELEASE_RESULTS, acks_late=True)
 def release_results(request_id: str, user_id: int | None = None) -> str:
-    """Build and release an access/portability bundle (can take a while for a large export)."""
+    """Build and release an access/portability bundle (can take a while for a large export).
+
+    Without ``user_id`` the system releases it (DSR_AUTO_RELEASE_KINDS), and is audited so.
+    """
     request = DataSubjectRequest.objects.get(pk=request_id)
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     actor = Actor.officer(user) if user else Actor.scheduler()
-    return str(access.release(request, actor=actor, user=user).pk)
+    try:
+        return str(access.release(request, actor=actor, user=user).pk)
+    except access.NotReady:  # released meanwhile (by an officer, or an earlier run): nothing to do
+        return ""
 
 
 @shared_task(name=Task.EXPIRE_BUNDLES)

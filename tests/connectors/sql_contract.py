@@ -212,6 +212,45 @@ class SQLConnectorContract:
             make(config).check()
         assert caught.value.permanent
 
+    # what the first erasure would fail on, though every column exists (``members`` and ``visits``:
+    # email VARCHAR(100) NOT NULL, nickname VARCHAR(5), phone VARCHAR(20); visits has no key)
+    def test_check_catches_a_null_mask_on_a_not_null_column(self, shop, make):
+        config = {"tables": [{"table": "members", "identifiers": {"email": "email"},
+                              "erase": {"mode": "mask", "fields": {"email": None}}}]}
+        with pytest.raises(ConnectorError) as caught:
+            make(config).check()
+        assert caught.value.permanent and caught.value.message == (
+            f"system 'shop' ({self.kind}): table members: erase masks email with null, but the column "
+            "is NOT NULL (mask it with a fixed value or hash)"
+        )
+
+    def test_check_catches_mask_values_longer_than_their_columns(self, shop, make):
+        config = {"tables": [{"table": "members", "identifiers": {"email": "email"},
+                              "erase": {"mode": "mask", "fields": {"nickname": {"fixed": "REDACTED"},
+                                                                   "phone": "hash", "email": "gone"}}}]}
+        with pytest.raises(ConnectorError) as caught:
+            make(config).check()
+        assert caught.value.message == (
+            f"system 'shop' ({self.kind}): "
+            "table members: erase masks nickname with a fixed value of 8 characters, but the column holds at most 5; "
+            "table members: erase masks phone with a hash (64 characters), but the column holds at most 20"
+        )
+
+    def test_check_catches_a_key_that_is_not_unique(self, shop, make):
+        config = {"tables": [{"table": "visits", "identifiers": {"email": "email"}, "erase": {"mode": "delete"}}]}
+        with pytest.raises(ConnectorError, match="table visits: its key id is neither its primary key nor unique"):
+            make(config).check()
+
+    def test_the_first_erasure_is_refused_as_check_would_be_touching_nothing(self, shop, make):
+        shop.execute("INSERT INTO members (id, email) VALUES (1, 'alice@example.com')")
+        config = {"tables": [{"table": "members", "identifiers": {"email": "email"},
+                              "erase": {"mode": "mask", "fields": {"email": None}}}]}
+        with pytest.raises(ConnectorError, match="table members: erase masks email with null"):
+            make(config).erase(ALICE)
+        assert shop.execute("SELECT email FROM members").fetchone()[0] == "alice@example.com"
+        assert make(config).locate(ALICE).found == 1  # finding the person still works
+        shop.execute("DELETE FROM members")
+
     def test_an_unreachable_server_is_a_transient_error(self, make):
         connector = make(dsn=self.unreachable_dsn)
         with pytest.raises(ConnectorError) as caught:

@@ -44,6 +44,10 @@ SCHEMA = [
         FOREIGN KEY (order_id) REFERENCES orders (id)
     ) ENGINE=InnoDB""",
     "CREATE TABLE tickets (id INT PRIMARY KEY, email VARCHAR(200), body TEXT) ENGINE=InnoDB",
+    """CREATE TABLE members (
+        id INT PRIMARY KEY, email VARCHAR(100) NOT NULL, nickname VARCHAR(5), phone VARCHAR(20), age INT
+    ) ENGINE=InnoDB""",
+    "CREATE TABLE visits (id INT, email VARCHAR(200)) ENGINE=InnoDB",
 ]
 
 

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from connectors.base import ConnectorError
 from connectors.postgres import PostgresConnector
 
 from .sql_contract import ALICE, Shop, SQLConnectorContract, edited
@@ -36,6 +37,11 @@ CREATE TABLE order_items (
     id integer PRIMARY KEY, order_id integer NOT NULL REFERENCES orders (id), sku text
 );
 CREATE TABLE tickets (id integer PRIMARY KEY, email text, body text);
+CREATE TABLE members (
+    id integer PRIMARY KEY, email varchar(100) NOT NULL, nickname varchar(5), phone varchar(20),
+    age integer
+);
+CREATE TABLE visits (id integer, email text);
 """
 
 
@@ -98,6 +104,21 @@ class TestPostgresConnector(SQLConnectorContract):
         assert [name for (name,) in open_cursors if name.startswith("dsr_export_")]
 
     # -- PostgreSQL only ---------------------------------------------------------------------
+    def test_an_error_while_erasing_names_the_table_and_its_columns(self, shop, make):
+        """A failure check() cannot foresee (a text into a number) says where it happened."""
+        shop.execute("INSERT INTO members (id, email, age) VALUES (1, 'alice@example.com', 30)")
+        config = {"tables": [{"table": "members", "identifiers": {"email": "email"},
+                              "erase": {"mode": "mask", "fields": {"age": {"fixed": "unknown"}}}}]}
+        with pytest.raises(ConnectorError) as caught:
+            make(config).erase(ALICE)
+        assert caught.value.message == (
+            "system 'shop' (postgres): InvalidTextRepresentation (22P02), "
+            "while masking table members (columns age)"
+        )
+        assert "alice" not in caught.value.message
+        shop.execute("DELETE FROM members")
+
+
     def test_a_schema_qualified_table_is_allowed(self, shop, make):
         config = edited(lambda c: c["tables"][3].update(table="public.tickets"))
         assert make(config).locate(ALICE).by_category["support"] == 1

@@ -43,6 +43,8 @@ def start(tmp_path, **env):
         ("ALLOWED_HOSTS", " , "),
         ("DSR_CODE_TTL_MINUTES", "-5"),
         ("DSR_DEFAULT_REGIME", "wild_west"),
+        ("DSR_AUTO_RELEASE_KINDS", "access,erasure"),  # an erasure has no results to release
+        ("DSR_MAX_UPLOAD_BYTES", "0"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, variable, value):

@@ -50,7 +50,9 @@ from dsr.core.models import (
     AuditEvent,
     ConnectorJob,
     DataSubjectRequest,
+    EmailLog,
     IntegrationToken,
+    Message,
     Note,
     ResultBundle,
     Status,
@@ -209,6 +211,11 @@ class World:
     @cached_property
     def group(self) -> Group:
         return Group.objects.get_or_create(name="officer")[0]
+
+    @cached_property
+    def email_a(self) -> EmailLog:
+        return EmailLog.objects.create(request=self.done_a, template="outcome_completed", status="sent",
+                                       subject=f"Your privacy request {self.done_a.reference} is complete")
 
     @cached_property
     def event(self) -> AuditEvent:
@@ -403,10 +410,22 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda w, a: {"kind": "email", "sha256": "0" * 64}),
     # officer API
     "api/v1/desk/requests/": get(with_objects("/api/v1/desk/requests/", "done_a"), shows=shows_reference("done")),
-    "api/v1/desk/requests/<uuid:request_id>/": get(
+    "api/v1/desk/requests/<request:request_id>/": get(
         lambda w, a: f"/api/v1/desk/requests/{w.done_a.pk}/", shows=shows_reference("done")),
-    "api/v1/desk/requests/<uuid:request_id>/<slug:action>/": api_post(
+    "api/v1/desk/requests/<request:request_id>/<slug:action>/": api_post(
         lambda w, a: f"/api/v1/desk/requests/{w.verified_a.pk}/approve/", effect=approved),
+    "api/v1/desk/people/": get(with_objects(f"/api/v1/desk/people/?email={ALICE['email']}", "done_a"),
+                               shows=shows_reference("done")),
+    "api/v1/desk/requests/<request:request_id>/audit/": get(
+        lambda w, a: f"/api/v1/desk/requests/{w.done_a.pk}/audit/",
+        shows=lambda w, r: "released the bundle" in body_text(r)),
+    "api/v1/desk/requests/<request:request_id>/emails/": get(
+        lambda w, a: with_objects(f"/api/v1/desk/requests/{w.done_a.reference}/emails/", "email_a")(w, a),
+        shows=shows_reference("done")),
+    "api/v1/desk/requests/<request:request_id>/message/": api_post(
+        lambda w, a: f"/api/v1/desk/requests/{w.verified_a.pk}/message/",
+        lambda w, a: {"text": "Please send a copy of your ID."},
+        effect=lambda w: Message.objects.filter(request=w.verified_a).exists()),
     "api/v1/desk/jobs/<uuid:job_id>/<slug:action>/": api_post(
         lambda w, a: f"/api/v1/desk/jobs/{w.job_a.pk}/skip/", lambda w, a: {"reason": "not ours"},
         effect=job_skipped),
@@ -416,23 +435,25 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api/schema/": get("/api/schema/"),
     "api/docs/": get("/api/docs/"),
     # desk pages
-    "desk/": get(with_objects("/desk/", "done_a"), shows=shows_reference("done")),
+    "desk/": get(with_objects("/desk/", "done_a", "verified_a"), shows=shows_reference("verified")),  # open ones
     "desk/login/": get("/desk/login/"),
     "desk/logout/": post("/desk/logout/"),
     "desk/bulk/": post("/desk/bulk/", lambda w, a: {"action": "approve", "selected": [str(w.verified_a.pk)]},
                        effect=approved),
     "desk/reports/": get("/desk/reports/"),
+    "desk/audit/": get(with_objects("/desk/audit/", "done_a"), shows=lambda w, r: "The chain is intact" in body_text(r)),
+    "desk/people/<str:key>/": get(lambda w, a: f"/desk/people/{w.done_a.email_hash}/", shows=shows_reference("done")),
     "desk/reports/ccpa/": get("/desk/reports/ccpa/"),
     "desk/reports/ccpa.csv": get("/desk/reports/ccpa.csv"),
     "desk/reports/requests.csv": get(with_objects("/desk/reports/requests.csv", "done_a"),
                                      shows=shows_reference("done")),
-    "desk/requests/<uuid:request_id>/": get(lambda w, a: f"/desk/requests/{w.done_a.pk}/",
+    "desk/requests/<request:request_id>/": get(lambda w, a: f"/desk/requests/{w.done_a.pk}/",
                                             shows=shows_reference("done")),
-    "desk/requests/<uuid:request_id>/progress/": get(lambda w, a: f"/desk/requests/{w.job_a.request_id}/progress/",
+    "desk/requests/<request:request_id>/progress/": get(lambda w, a: f"/desk/requests/{w.job_a.request_id}/progress/",
                                                      shows=lambda w, r: "system-a" in body_text(r)),
-    "desk/requests/<uuid:request_id>/certificate/": get(
+    "desk/requests/<request:request_id>/certificate/": get(
         lambda w, a: f"/desk/requests/{w.verified_a.pk}/certificate/", shows=shows_reference("verified")),
-    "desk/requests/<uuid:request_id>/<slug:action>/": post(
+    "desk/requests/<request:request_id>/<slug:action>/": post(
         lambda w, a: f"/desk/requests/{w.verified_a.pk}/approve/", effect=approved),
     "desk/jobs/<uuid:job_id>/<slug:action>/": post(
         lambda w, a: f"/desk/jobs/{w.job_a.pk}/skip/", lambda w, a: {"reason": "not ours"}, effect=job_skipped),
@@ -506,8 +527,12 @@ MATRIX: dict[str, tuple] = {
     "api/v1/systems/jobs/<uuid:job_id>/result/":            SYSTEMS_ONLY,
     "api/v1/systems/suppression/check":                     (401, 401, 401, 401, 401, 401, 401, 200, 200, 401, 401),
     "api/v1/desk/requests/":                                DESK_API_READ,
-    "api/v1/desk/requests/<uuid:request_id>/":              DESK_API_READ,
-    "api/v1/desk/requests/<uuid:request_id>/<slug:action>/": DESK_API_ACT,
+    "api/v1/desk/requests/<request:request_id>/":              DESK_API_READ,
+    "api/v1/desk/requests/<request:request_id>/<slug:action>/": DESK_API_ACT,
+    "api/v1/desk/people/":                                  DESK_API_READ,
+    "api/v1/desk/requests/<request:request_id>/audit/":     DESK_API_READ,
+    "api/v1/desk/requests/<request:request_id>/emails/":    DESK_API_READ,
+    "api/v1/desk/requests/<request:request_id>/message/":   (401, 401, 401, 401, 201, 201, 403, 401, 401, 401, 201),
     "api/v1/desk/jobs/<uuid:job_id>/<slug:action>/":        DESK_API_ACT,
     "api/v1/desk/bulk/<slug:action>/":                      DESK_API_ACT,
     "api/schema/":                                          ALL_200,
@@ -517,13 +542,15 @@ MATRIX: dict[str, tuple] = {
     "desk/logout/":                                         (LOGIN,) * 11,  # logging out is harmless
     "desk/bulk/":                                           DESK_ACT,
     "desk/reports/":                                        DESK_READ,
+    "desk/audit/":                                          DESK_READ,
+    "desk/people/<str:key>/":                               DESK_READ,
     "desk/reports/ccpa/":                                   DESK_READ,
     "desk/reports/ccpa.csv":                                DESK_READ,
     "desk/reports/requests.csv":                            DESK_READ,
-    "desk/requests/<uuid:request_id>/":                     DESK_READ,
-    "desk/requests/<uuid:request_id>/progress/":            DESK_READ,
-    "desk/requests/<uuid:request_id>/certificate/":         DESK_READ,
-    "desk/requests/<uuid:request_id>/<slug:action>/":       DESK_ACT,
+    "desk/requests/<request:request_id>/":                     DESK_READ,
+    "desk/requests/<request:request_id>/progress/":            DESK_READ,
+    "desk/requests/<request:request_id>/certificate/":         DESK_READ,
+    "desk/requests/<request:request_id>/<slug:action>/":       DESK_ACT,
     "desk/jobs/<uuid:job_id>/<slug:action>/":               DESK_ACT,
     "admin/":                                               ADMIN_ONLY,
     "admin/login/":                                         (200, 200, 200, 200, 200, MOVED, 200, 200, 200, 200, 200),
@@ -556,9 +583,7 @@ for _model, _writable in [("auth/group", True), ("auth/user", True), ("otp_totp/
 MATRIX.update({
     "admin/auth/user/<id>/password/": ADMIN_ONLY,
     "admin/otp_totp/totpdevice/<int:pk>/config/": ADMIN_ONLY,
-    # 503 for administrators: django-otp draws the QR code only with the optional qrcode
-    # package, which is not installed (desk_user prints the otpauth:// URI instead).
-    "admin/otp_totp/totpdevice/<int:pk>/qrcode/": (LOGIN,) * 5 + (503,) + (LOGIN,) * 5,
+    "admin/otp_totp/totpdevice/<int:pk>/qrcode/": ADMIN_ONLY,  # drawn with segno
 })
 
 
@@ -589,6 +614,7 @@ def fingerprint() -> tuple:
         list(Verification.objects.order_by("pk").values_list("pk", "attempts", "used_at", "superseded")),
         list(ResultBundle.objects.order_by("pk").values_list("pk", "downloads")),
         Note.objects.count(),
+        Message.objects.count(),
         AuditEvent.objects.count(),
         get_user_model().objects.count(),
     )

@@ -6,6 +6,7 @@ Django looks for an app's models) imports them from here.
 
 from .audit import ActorType, AuditChainHead, AuditEvent
 from .desk import ApiToken, Note, ReplyTemplate
+from .mail import EmailLog, EmailStatus, Message
 from .requests import (
     OPEN_STATUS_LIST,
     OPEN_STATUSES,
@@ -51,11 +52,14 @@ __all__ = [
     "ConnectorAction",
     "ConnectorJob",
     "DataSubjectRequest",
+    "EmailLog",
+    "EmailStatus",
     "ErasureException",
     "ErasureGround",
     "IntegrationToken",
     "JobStatus",
     "Kind",
+    "Message",
     "Note",
     "NoticeStatus",
     "NoticeWay",

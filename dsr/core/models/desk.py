@@ -36,10 +36,11 @@ class Note(models.Model):
 
 
 class ReplyTemplate(models.Model):
-    """Editable wording for answers (e.g. denial reasons), kept by administrators."""
+    """Editable wording for answers (denial reasons, extensions, messages), kept by administrators."""
 
     name = models.CharField(max_length=100, unique=True)
-    purpose = models.CharField(max_length=16, choices=[("deny", "Denial"), ("extend", "Extension")])
+    purpose = models.CharField(max_length=16, choices=[
+        ("deny", "Denial"), ("extend", "Extension"), ("message", "Message to the person")])
     text = models.TextField()
 
     class Meta:

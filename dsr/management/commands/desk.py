@@ -1,5 +1,7 @@
 """The officers' actions from the command line (the desk pages offer the same).
 
+    manage.py desk list                        # the open requests, soonest due first
+    manage.py desk list --kind access --state all --search ana.demo@example.org
     manage.py desk approve  DSR-XXXX-XXXX --officer pat
     manage.py desk decide   DSR-XXXX-XXXX --officer pat --accept 1 --reject 2 "our records are right"
     manage.py desk keep     DSR-XXXX-XXXX --officer pat --system billing --ground legal_obligation --reason "tax law"
@@ -17,17 +19,30 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from dsr.core import labels
 from dsr.core.models import DataSubjectRequest, SystemConnection
 from dsr.desk import dispatch
+from dsr.desk.queries import QueueFilter, days_left, queue
 
 ACTIONS = ("approve", "decide", "keep", "withhold", "release", "reissue", "close", "deny", "extend")
 
 
 class Command(BaseCommand):
-    help = "Officers' actions on a request: approve, decide, keep, withhold, release, reissue, close, deny, extend."
+    help = ("The queue (list), and officers' actions on a request: approve, decide, keep, withhold, release, "
+            "reissue, close, deny, extend.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
+        listing = sub.add_parser("list", help="the queue: open requests by default, soonest due first")
+        listing.add_argument("--state", choices=["open", "closed", "all"], default="open")
+        listing.add_argument("--status", help="e.g. verified, review")
+        listing.add_argument("--kind", help="access, portability, rectification or erasure")
+        listing.add_argument("--regime", help="e.g. gdpr, ccpa")
+        listing.add_argument("--assignee", help="a username, or 'none' for the unassigned")
+        listing.add_argument("--overdue", action="store_true")
+        listing.add_argument("--due-within", type=int, metavar="DAYS")
+        listing.add_argument("--search", default="", help="a reference, or the person's email address")
+        listing.add_argument("--limit", type=int, default=50)
         for name in ACTIONS:
             p = sub.add_parser(name)
             p.add_argument("reference")
@@ -45,7 +60,38 @@ class Command(BaseCommand):
                 p.add_argument("--accept", type=int, nargs="*", default=[], help="correction numbers, from 1")
                 p.add_argument("--reject", nargs=2, action="append", default=[], metavar=("NUMBER", "REASON"))
 
-    def handle(self, *args, action, reference, officer, **options):
+    def handle(self, *args, action, **options):
+        if action == "list":
+            return self._list(**options)
+        return self._act(action, **options)
+
+    def _list(self, *, state, status, kind, regime, assignee, overdue, due_within, search, limit, **_):
+        params = {"state": state, "status": status or "", "kind": kind or "", "regime": regime or "",
+                  "overdue": "1" if overdue else "", "due_within": "" if due_within is None else str(due_within),
+                  "q": search, "sort": "due"}
+        if assignee:
+            found = get_user_model().objects.filter(username=assignee).first()
+            if assignee != "none" and found is None:
+                raise CommandError(f"no user {assignee!r}")
+            params["assignee"] = "none" if assignee == "none" else str(found.pk)
+        f, errors = QueueFilter.from_params(params)
+        if errors:
+            raise CommandError("; ".join(f"--{k.replace('_', '-')}: {v}" for k, v in errors.items()))
+        rows = list(queue(f, user=None)[: max(limit, 1)])
+        if not rows:
+            self.stdout.write("No requests match.")
+            return
+        self.stdout.write(f"{'reference':<14}  {'kind':<13}  {'regime':<24}  {'status':<22}  {'due':<11}  "
+                          f"{'left':>4}  assignee")
+        for r in rows:
+            left = str(days_left(r)) if r.is_open else "-"
+            self.stdout.write(
+                f"{r.reference:<14}  {labels.kind(r.kind):<13}  {labels.regime(r.regime):<24}  "
+                f"{r.get_status_display():<22}  {r.effective_due_on:%d %b %Y}  {left:>4}  "
+                f"{r.assignee.username if r.assignee else '-'}"
+            )
+
+    def _act(self, action, *, reference, officer, **options):
         user = get_user_model().objects.filter(username=officer, is_staff=True, is_active=True).first()
         if user is None:
             raise CommandError(f"no active staff user {officer!r}")

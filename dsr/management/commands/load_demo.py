@@ -8,6 +8,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from dsr.core.audit import Actor
 from dsr.core.models import DataSubjectRequest, SystemConnection
 from dsr.demo_shop.seed import SHOP_SYSTEMS, marketing_system, newsletter_system, seed_shop
+from dsr.desk import actions
 from dsr.engine import fanout
 from dsr.intake import verification
 from dsr.intake.submission import Submission, submit_request
@@ -15,10 +16,10 @@ from dsr.intake.submission import Submission, submit_request
 DEMO_USERNAME = "officer"
 DEMO_PASSWORD = "demo-officer-pass"
 
-# (kind, email, country, state, what happens to it)
+# (kind, email, country, state, what happens to it); Ana's access request is the officer's own
 DEMO_REQUESTS = [
     ("erasure", "ben.demo@example.org", "US", "CA", "approve"),
-    ("access", "ana.demo@example.org", "PT", "", "approve"),
+    ("access", "ana.demo@example.org", "PT", "", "approve and assign"),
     ("portability", "dan.demo@example.org", "BR", "", "verify"),
     ("rectification", "chloe.demo@example.org", "GB", "", "file"),
     ("access", "eve.demo@example.org", "CA", "", "file"),
@@ -54,8 +55,10 @@ class Command(BaseCommand):
                     continue
                 issued = verification.issue_code(request)
                 verification.verify_code(request, issued.code)
-                if step == "approve":
+                if step.startswith("approve"):
                     fanout.approve(request, actor=Actor.officer(officer))
+                if step.endswith("assign"):  # so that the desk's "Mine" has something in it
+                    actions.assign(request, officer, actor=Actor.officer(officer))
         count = DataSubjectRequest.objects.count()
         self.stdout.write(self.style.SUCCESS(
             f"Demo data loaded: {count} requests, {SystemConnection.objects.count()} connected systems."

@@ -7,14 +7,25 @@
       e.preventDefault(); search.focus();
     }
   });
-  // Select all rows of the queue.
+  // Tick every row of the queue; say how many are ticked.
   var all = document.getElementById("select-all");
+  var ticked = document.getElementById("selected-count");
+  function count() {
+    var n = document.querySelectorAll("input[name=selected]:checked").length;
+    if (ticked) ticked.textContent = n ? "(" + n + " ticked)" : "";
+  }
   if (all) all.addEventListener("change", function () {
     document.querySelectorAll("input[name=selected]").forEach(function (box) { box.checked = all.checked; });
+    count();
   });
-  // Reason templates fill their textarea.
+  document.querySelectorAll("input[name=selected]").forEach(function (box) { box.addEventListener("change", count); });
+  // Reply templates fill their textarea: with the option's text, or its value.
   document.querySelectorAll("select[data-fill]").forEach(function (select) {
-    select.addEventListener("change", function () { document.getElementById(select.dataset.fill).value = select.value; });
+    select.addEventListener("change", function () {
+      var option = select.options[select.selectedIndex];
+      var text = option && option.dataset.text !== undefined ? option.dataset.text : select.value;
+      document.getElementById(select.dataset.fill).value = text;
+    });
   });
   // Per-system progress stays live while jobs run.
   function poll() {

@@ -179,6 +179,16 @@ def test_a_trusted_integration_files_a_verified_auto_approved_request(
     assert (event.actor_id, event.details["method"]) == ("integration:website", "trusted_integration")
     assert MemoryConnector(name="crm").store == []
     MemoryConnector.reset()
+    # The 201 carries the status token: the integration follows the request without the email.
+    followed = api.get(f"/api/v1/requests/{body['reference']}/", HTTP_AUTHORIZATION=f"Bearer {body['status_token']}")
+    assert followed.status_code == 200 and followed.json()["status"] == "completed"
+
+
+def test_only_an_integrations_filing_answers_with_the_status_token(api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/requests/", {"kind": "erasure", "email": "pub@example.com", "country": "DE"},
+                            format="json")
+    assert response.status_code == 201 and response.json()["status_token"] is None
 
 
 def test_a_wrong_integration_token_is_refused(api):
@@ -210,9 +220,12 @@ def test_officers_hear_of_jobs_still_waiting_as_the_due_date_nears(django_captur
     from django.core import mail
     from django.utils import timezone
 
+    from dsr.core.roles import Role, grant
     from dsr.engine.recovery import escalate_waiting
 
-    get_user_model().objects.create_user("pat", "pat@corp.example", "x", is_staff=True)
+    grant(get_user_model().objects.create_user("pat", "pat@corp.example", "x"), Role.OFFICER)
+    grant(get_user_model().objects.create_user("aud", "aud@corp.example", "x"), Role.AUDITOR)  # reads only
+    get_user_model().objects.create_user("clerk", "clerk@corp.example", "x", is_staff=True)  # no desk role
     SystemConnection.objects.create(name="paper-archive", connector="manual")
     soon = approve(RequestFactory(kind="erasure", status=Status.VERIFIED), django_capture_on_commit_callbacks)
     later = approve(RequestFactory(kind="access", status=Status.VERIFIED), django_capture_on_commit_callbacks)

@@ -12,7 +12,7 @@ def test_demo_data_loads_once_with_a_valid_audit_chain(capsys):
     call_command("load_demo")
     call_command("load_demo")
     out = capsys.readouterr().out
-    assert "Demo data loaded: 5 requests, 3 connected systems." in out and "already loaded" in out
+    assert "Demo data loaded: 5 requests, 4 connected systems." in out and "already loaded" in out
     assert DataSubjectRequest.objects.count() == 5
     # Approval queues the jobs on commit; this test's transaction never commits, so they wait.
     assert DataSubjectRequest.objects.filter(status=Status.IN_PROGRESS).count() == 2
@@ -86,7 +86,9 @@ def test_the_admin_shows_a_preview_of_the_results_for_review(client, desk_login,
         fanout.approve(access, actor=Actor.scheduler())
     desk_login("administrator")
     page = client.get(f"/admin/dsr/datasubjectrequest/{access.pk}/change/").content.decode()
-    assert "profile: 1" in page and "gold" in page
+    assert "profile: 1" in page and "<tr><th>plan</th><td>gold</td></tr>" in page  # a table, not JSON
+    assert "&quot;plan&quot;" not in page and "{'by_category'" not in page
+    assert "<tr><th>by_category</th><td>profile: 1</td></tr>" in page  # the job's result, in words
     MemoryConnector.reset()
 
 
@@ -100,3 +102,23 @@ def test_the_admin_needs_the_second_factor_and_the_administrator_role(client, de
     assert client.get("/admin/dsr/datasubjectrequest/").status_code == 302
     desk_login("administrator", username="admin2")
     assert client.get("/admin/dsr/datasubjectrequest/").status_code == 200
+
+
+def test_the_admin_logs_in_at_the_first_try_with_password_and_code(client):
+    from tests.dsr.desk.users import PASSWORD, current_code, make_user
+
+    user = make_user("root", "administrator")
+    response = client.post("/admin/login/?next=/admin/", {
+        "username": "root", "password": PASSWORD, "otp_token": current_code(user), "next": "/admin/"})
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_the_admin_draws_a_new_authenticators_qr_code(client, desk_login):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    admin = desk_login("administrator")
+    device = TOTPDevice.objects.get(user=admin)
+    response = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/")
+    assert response.status_code == 200 and response["Content-Type"].startswith("image/svg+xml")
+    assert b"<svg" in response.content

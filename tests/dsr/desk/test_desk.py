@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from connectors.memory import MemoryConnector
 from dsr.core import deadlines
 from dsr.core.audit import Actor
 from dsr.core.crypto import identifier_hash
@@ -27,33 +24,12 @@ from dsr.core.models import (
     Status,
     SystemConnection,
 )
-from dsr.core.roles import Role, grant
 from dsr.core.tokens import status_token
 from dsr.engine import fanout
+from tests.dsr.desk.users import current_code, issue_key, make_user
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def clean_memory():
-    MemoryConnector.reset()
-    yield
-    MemoryConnector.reset()
-
-
-def make_user(name, role=None, *, device=True):
-    user = get_user_model().objects.create_user(name, f"{name}@corp.example", "secret-pass-123")
-    if role:
-        grant(user, Role(role))
-    if device:
-        TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-    return user
-
-
-def current_code(user):
-    device = TOTPDevice.objects.get(user=user)
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
 
 
 # --- logging in -----------------------------------------------------------------------
@@ -156,14 +132,6 @@ def login_as(client, actor):
         ApiToken.objects.create(user=user, key_hash=token_hash("outsider-key"))
         api.credentials(HTTP_AUTHORIZATION="Token outsider-key")
     return api
-
-
-def issue_key(username: str) -> str:
-    import io
-
-    out = io.StringIO()
-    call_command("issue_api_token", username, stdout=out)
-    return out.getvalue().strip()
 
 
 @pytest.mark.parametrize("actor", ["anonymous", "no_role", "no_otp", *ROLES])
@@ -297,8 +265,8 @@ def test_the_request_page_shows_everything_on_one_page(client, desk_login, djang
     with django_capture_on_commit_callbacks(execute=True):
         fanout.approve(request, actor=Actor.scheduler())
     page = client.get(f"/desk/requests/{request.pk}/").content.decode()
-    for text in ["lee@example.com", "Lee", "EU GDPR", "They phoned on Monday.", "paper", "Shred it",
-                 "status.approved", 'data-poll="/desk/requests/', "Your role reads only."]:
+    for text in ["lee@example.com", "Lee", "EU (GDPR)", "Germany", "They phoned on Monday.", "paper", "Shred it",
+                 "The system approved the request.", 'data-poll="/desk/requests/', "Your role reads only."]:
         assert text in page, text
     fragment = client.get(f"/desk/requests/{request.pk}/progress/").content.decode()
     assert "Waiting for the system or a person" in fragment

@@ -236,7 +236,7 @@ def test_the_email_has_the_reference_and_desk_link_and_not_the_persons_email(tea
         assert request.reference in message.body and request.reference in html
         assert desk_link(request) in message.body
         assert f'href="{desk_link(request)}"' in html
-        assert "Access" in message.body and "EU GDPR" in message.body
+        assert "Access, EU (GDPR)" in message.body
 
 
 def test_audit_events_are_written_and_the_chain_stays_intact(team):

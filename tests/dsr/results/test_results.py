@@ -227,7 +227,10 @@ def test_ccpa_never_discloses_a_social_security_number_and_says_so(
 
 
 def test_an_officer_can_withhold_a_category_with_a_reason(api, systems, newsletter, django_capture_on_commit_callbacks):
+    newsletter.answer((200, {"status": "completed",
+                             "records": [{"category": "records", "fields": {"list": "weekly", "note": "from B"}}]}))
     request = run(subject_request("access"), django_capture_on_commit_callbacks)
+    assert request.jobs.get(system__name="newsletter").export_records == 1
     with django_capture_on_commit_callbacks(execute=True):
         call_command("desk", "withhold", request.reference, "--officer", _officer().username,
                      "--system", "newsletter", "--category", "records",
