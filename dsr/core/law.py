@@ -33,8 +33,6 @@ from django.utils.translation import gettext_lazy as _
 from .authorities import Authority, authorities_for
 from .regimes import GDPR_COUNTRIES
 
-RIGHT_KEYS = ("access", "portability", "rectification", "erasure", "notify_recipients", "complaint")
-
 
 @dataclass(frozen=True)
 class Right:
