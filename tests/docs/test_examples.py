@@ -44,9 +44,9 @@ from dsr.core.models import (
     Status,
     SystemConnection,
 )
-from dsr.engine import fanout
+from dsr.engine import current, fanout
 from dsr.engine.systems import parse
-from dsr.results import access
+from dsr.results import access, rectification
 from tests.dsr.desk.users import make_user
 from tests.factories import RequestFactory
 
@@ -187,9 +187,13 @@ class World:
     def _prepare(self, action: str) -> DataSubjectRequest:
         if action == "decide":
             changes = [{"field": "address", "value": "1 New Street"}, {"field": "name", "value": "X"}]
-            return self._request(Kind.RECTIFICATION, changes=changes)
+            request = self._request(Kind.RECTIFICATION, changes=changes)
+            current.read_current(str(request.pk))  # as the person's verification queues it
+            return request
         if action == "close":
-            request = self._request(Kind.RECTIFICATION, changes=[{"field": "text", "value": "new", "decision": "accepted"}])
+            request = self._request(Kind.RECTIFICATION, changes=[{"field": "text", "value": "new"}])
+            current.read_current(str(request.pk))  # as the person's verification queues it
+            rectification.decide(request, {0: (True, "")}, actor=Actor.scheduler())
             fanout.approve(request, actor=Actor.scheduler())
             return request
         if action in ("withhold", "release"):
