@@ -8,17 +8,21 @@ and whether the mail server took it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import make_msgid
+from django.db import DatabaseError, transaction
 from django.template.loader import render_to_string
 
 from . import law
 from .audit import redact
 from .models import DataSubjectRequest, EmailLog, EmailStatus
+
+logger = logging.getLogger(__name__)
 
 
 def absolute(path: str) -> str:
@@ -67,8 +71,18 @@ def send(template: str, *, to: str, context: dict[str, Any], request: DataSubjec
     try:
         deliver(to, subject, text, html, headers)
     except Exception as exc:
-        log.status, log.error = EmailStatus.FAILED, redact(f"{type(exc).__name__}: {exc}")[:500]
-        log.save(force_insert=True)
+        _keep(log, EmailStatus.FAILED, redact(f"{type(exc).__name__}: {exc}")[:500])
         raise
-    log.status = EmailStatus.SENT
-    log.save(force_insert=True)
+    _keep(log, EmailStatus.SENT)
+
+
+def _keep(log: EmailLog, status: str, error: str = "") -> None:
+    """Write the log row; a database that fails now must not fail the task: once the email has
+    gone, a retried task (or the sweep, seeing no acknowledgement) would send it twice."""
+    log.status, log.error = status, error
+    try:
+        with transaction.atomic():
+            log.save(force_insert=True)
+    except DatabaseError:
+        logger.warning("email %s of request %s: not logged (database error)", log.template, log.request_id,
+                       exc_info=True)

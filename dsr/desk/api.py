@@ -172,7 +172,9 @@ class QueueView(DeskAPIView):
 
     @extend_schema(
         parameters=[OpenApiParameter(n, str, required=False) for n in
-                    ("status", "kind", "regime", "assignee", "overdue", "due_within", "q", "sort", "open")],
+                    ("status", "kind", "regime", "assignee", "overdue", "due_within", "q", "sort", "open")]
+        + [OpenApiParameter("state", str, required=False, enum=["open", "closed", "all"],
+                            description="open or closed requests only (default: all); a status filter wins")],
         responses={200: QueueItemSerializer(many=True), 400: ErrorSerializer, **REFUSED},
         summary="The queue, filtered and sorted (due date first by default)",
     )

@@ -118,6 +118,18 @@ class TestPostgresConnector(SQLConnectorContract):
         assert "alice" not in caught.value.message
         shop.execute("DELETE FROM members")
 
+    def test_a_value_too_long_names_the_type_table_and_columns_never_the_value(self, shop, make):
+        shop.execute("INSERT INTO members (id, email, nickname) VALUES (1, 'alice@example.com', 'al')")
+        config = {"tables": [{"table": "members", "identifiers": {"email": "email"}, "erase": {"mode": "delete"},
+                              "rectify": ["nickname"]}]}
+        with pytest.raises(ConnectorError) as caught:
+            make(config).rectify(ALICE, {"nickname": "Alice Longname"})
+        assert caught.value.message == (
+            "system 'shop' (postgres): StringDataRightTruncation (22001): value too long for type "
+            "character varying(5), while correcting table members (columns nickname)"
+        )
+        shop.execute("DELETE FROM members")
+
 
     def test_a_schema_qualified_table_is_allowed(self, shop, make):
         config = edited(lambda c: c["tables"][3].update(table="public.tickets"))

@@ -124,3 +124,19 @@ def test_the_request_page_takes_the_reference_as_well_as_the_id(client, desk_log
     assert client.get(f"/desk/requests/{request.reference}/").context["req"] == request
     assert client.get(f"/desk/requests/{request.reference.lower()}/").context["req"] == request
     assert client.get("/desk/requests/DSR-0000-0000/").status_code == 404
+
+
+def test_the_officer_api_filters_open_or_closed_too(api):
+    from tests.dsr.desk.users import issue_key
+
+    make_user("script", "auditor")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issue_key('script')}")
+    open_one = RequestFactory(status=Status.VERIFIED)
+    closed = RequestFactory(status=Status.DENIED)
+
+    def listed(query: str) -> set[str]:
+        return {r["reference"] for r in api.get(f"/api/v1/desk/requests/?{query}").json()["results"]}
+
+    assert listed("") == {open_one.reference, closed.reference}  # the API's default is unchanged: all
+    assert listed("state=open") == {open_one.reference} and listed("state=closed") == {closed.reference}
+    assert api.get("/api/v1/desk/requests/?state=maybe").status_code == 400

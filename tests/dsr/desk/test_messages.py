@@ -142,3 +142,16 @@ def test_no_message_once_the_record_is_purged_and_purging_empties_old_messages(
     page = client.post(f"/desk/requests/{request_of_quill.pk}/message/", {"text": TEXT}, follow=True)
     assert "no longer holds the person's email address" in page.content.decode()
     assert Message.objects.count() == 1
+
+
+def test_an_email_sent_while_the_log_cannot_be_written_is_still_sent_once(request_of_quill, monkeypatch):
+    """The email went out: a failing log write must not fail the task (a retry would send it twice)."""
+    from django.db import DatabaseError
+
+    def broken(self, *args, **kwargs):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(EmailLog, "save", broken)
+    emails.send("message", to="quill@example.com", request=request_of_quill,
+                context={"request": request_of_quill, "text": TEXT, "status_url": "https://x.example/"})
+    assert len(mail.outbox) == 1
