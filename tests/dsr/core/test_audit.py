@@ -133,3 +133,21 @@ def test_a_batch_refuses_identifiers_in_details_at_once():
         audit.record("request.noted", actor=Actor.scheduler(), request=request,
                      details={"note": "mail ana@example.com"})
     assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_event_appended_while_the_chain_is_checked_is_not_a_break(monkeypatch):
+    """A worker appends as an auditor checks: the check covers the chain up to the head it
+    read first, and the newer event is left for the next check (it was reported as a
+    truncated chain when the head was read last)."""
+    audit.record("request.noted", actor=Actor.scheduler())
+    read = audit._events_in_order
+
+    def appended_meanwhile(*args, **kwargs):
+        yield from read(*args, **kwargs)
+        audit.record("request.noted", actor=Actor.scheduler())  # the worker, mid-check
+
+    monkeypatch.setattr(audit, "_events_in_order", appended_meanwhile)
+    assert list(audit.verify_chain()) == []
+    monkeypatch.undo()
+    assert list(audit.verify_chain()) == [] and AuditEvent.objects.count() == 2
