@@ -112,8 +112,10 @@ def waiting_job_messages() -> int | None:
 
 
 def waiting_mail_messages() -> int | None:
-    """How many messages wait in the default queue (emails, sweeps); None if unknown."""
-    return backlog([current_app.conf.task_default_queue])
+    """How many messages wait in any queue; None if unknown. The email sweep waits while the
+    broker holds anything: a busy worker may still be about to send the email it would queue
+    again (as it did when every task shared one queue)."""
+    return backlog([current_app.conf.task_default_queue, *settings.DSR_JOB_QUEUES.values()])
 
 
 def backlog(names: Iterable[str]) -> int | None:
