@@ -60,6 +60,8 @@ urlpatterns = [
     path("api/docs/", api_docs, name="api-docs"),
     path("desk/", include("dsr.desk.urls")),
     path("admin/", admin.site.urls),
+    # The language switcher posts here (Django's set_language: a cookie, then back to the page).
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 if settings.DSR_DEMO:
