@@ -58,6 +58,13 @@ class Brand:
     controller_address: str
 
 
+def absolute_url(url: str) -> str:
+    """A link of ours read away from the site (an email, the downloaded bundle) needs the whole address."""
+    from django.conf import settings
+
+    return f"{settings.DSR_PUBLIC_URL}{url}" if url.startswith("/") else url
+
+
 def brand() -> Brand:
     from django.conf import settings
 

@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 
 from . import law
 from .audit import redact
-from .branding import brand
+from .branding import absolute_url, brand
 from .models import DataSubjectRequest, EmailLog, EmailStatus
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
     context = {
         "organisation": current.organisation,
         "brand": current,
-        "logo_url": _absolute_url(current.logo_url),
-        "privacy_notice_url": _absolute_url(current.privacy_notice_url),
+        "logo_url": absolute_url(current.logo_url),
+        "privacy_notice_url": absolute_url(current.privacy_notice_url),
         **context,
     }
     if "request" in context and "law" not in context:
@@ -57,10 +57,6 @@ def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
 # phone-width @media rules stay in <style> for those that honour them. Nothing is fetched.
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
-
-def _absolute_url(url: str) -> str:
-    """A link of ours in an email must name the site: a path alone means nothing in a mailbox."""
-    return absolute(url) if url.startswith("/") else url
 
 
 def _domain() -> str:
