@@ -31,9 +31,13 @@ class RequestForm(forms.Form):
         label="Your email address",
         max_length=254,
         help_text="We send a code to this address to confirm it is you.",
+        error_messages={"required": "Enter your email address: we send the code to confirm it is you there."},
     )
     name = forms.CharField(label="Your name (optional)", max_length=200, required=False)
-    country = forms.ChoiceField(label="Country where you live")
+    country = forms.ChoiceField(
+        label="Country where you live",
+        error_messages={"required": "Choose the country where you live: it decides which law applies."},
+    )
     state = forms.ChoiceField(label="US state (if you live in the United States)", required=False)
     details = forms.CharField(
         label="Anything else we should know (optional)",
@@ -89,6 +93,12 @@ class RequestForm(forms.Form):
             "requester_type": self._chosen("requester_type"),
             "state_hidden": bool(country) and country != "US",
         }
+
+    def refuse_kind(self) -> None:
+        """The no-script step was taken without a kind: say so, and nothing else yet."""
+        self.full_clean()  # an unbound form: no errors, nothing cleaned
+        self.cleaned_data = {}
+        self.add_error("kind", self.fields["kind"].error_messages["required"])
 
     def error_links(self) -> list[tuple[str, str]]:
         """Each error once, in the order of the page, with the id of the field to jump to."""

@@ -40,9 +40,12 @@ def _sent_as_utf8(request: HttpRequest) -> bool:
 @require_http_methods(["GET", "POST"])
 def request_form(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("step") == "kind":
-        # Without JavaScript: the kind is chosen, so show what it needs; nothing is checked yet.
+        # Without JavaScript: once the kind is chosen, show what it needs; nothing else is checked yet.
         form = RequestForm(initial=request.POST.dict())
-        return render(request, "dsr/request_form.html", {"form": form})
+        if form.chosen["kind"]:
+            return render(request, "dsr/request_form.html", {"form": form})
+        form.refuse_kind()
+        return render(request, "dsr/request_form.html", {"form": form}, status=400)
     form = RequestForm(request.POST or None, initial={"kind": request.GET.get("kind", "")})
     if request.method == "POST" and not _sent_as_utf8(request):
         form.add_error(None, "The form arrived in a character encoding we cannot read. Please send it again.")
