@@ -108,7 +108,7 @@ def download_code_page(page, live_server, public: Public) -> None:
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280px", "390px"])
-def test_axe_finds_no_violation_on_any_public_page(live_server, new_page, axe, public, viewport):
+def test_axe_finds_no_violation_on_any_public_page(live_server, new_page, axe, public, viewport):  # noqa: F811
     page = new_page(viewport=viewport)
     for name, path in {**public.paths, "server error": "/server-error/"}.items():
         open_page(page, live_server, public, path)
@@ -123,7 +123,7 @@ def test_axe_finds_no_violation_on_any_public_page(live_server, new_page, axe, p
     assert "image-alt" in axe.run(page).generate_snapshot()
 
 
-def test_after_a_failed_submit_the_focus_is_on_the_error_summary(live_server, new_page):
+def test_after_a_failed_submit_the_focus_is_on_the_error_summary(live_server, new_page):  # noqa: F811
     from playwright.sync_api import expect
 
     page = new_page(viewport=LAPTOP)
@@ -152,7 +152,7 @@ def test_after_a_failed_submit_the_focus_is_on_the_error_summary(live_server, ne
     expect(group).to_have_accessible_description("Choose what you want us to do with your data.")
 
 
-def test_the_form_adapts_in_place_to_the_choices(live_server, new_page):
+def test_the_form_adapts_in_place_to_the_choices(live_server, new_page):  # noqa: F811
     from playwright.sync_api import expect
 
     page = new_page(viewport=LAPTOP)
@@ -178,7 +178,7 @@ def test_the_form_adapts_in_place_to_the_choices(live_server, new_page):
     expect(agent).to_be_visible()
 
 
-def test_an_access_request_fits_on_one_laptop_screen(live_server, new_page):
+def test_an_access_request_fits_on_one_laptop_screen(live_server, new_page):  # noqa: F811
     page = new_page(viewport=LAPTOP)
     page.goto(f"{live_server.url}/")
     page.get_by_label("Access").check()
@@ -191,7 +191,7 @@ def test_an_access_request_fits_on_one_laptop_screen(live_server, new_page):
 def _rgb(css: str) -> tuple[str, float]:
     numbers = [float(n) for n in re.findall(r"[\d.]+", css)]
     alpha = numbers[3] if len(numbers) > 3 else 1.0
-    return "#" + "".join(f"{int(round(n)):02x}" for n in numbers[:3]), alpha
+    return "#" + "".join(f"{round(n):02x}" for n in numbers[:3]), alpha
 
 
 FOCUS_PROBE = """() => {
@@ -208,7 +208,7 @@ FOCUS_PROBE = """() => {
 }"""
 
 
-def test_the_focus_ring_stands_out_at_least_3_to_1(live_server, new_page, public):
+def test_the_focus_ring_stands_out_at_least_3_to_1(live_server, new_page, public):  # noqa: F811
     page = new_page(viewport=LAPTOP)
     checked = 0
     for path in ("/?kind=rectification", public.paths["status: completed, with a download"]):
@@ -227,7 +227,7 @@ def test_the_focus_ring_stands_out_at_least_3_to_1(live_server, new_page, public
     assert checked > 20
 
 
-def test_touch_targets_are_at_least_24_px(live_server, new_page, public):
+def test_touch_targets_are_at_least_24_px(live_server, new_page, public):  # noqa: F811
     page = new_page(viewport=PHONE)
     for name, path in public.paths.items():
         page.goto(f"{live_server.url}{path}")
@@ -242,7 +242,7 @@ def test_touch_targets_are_at_least_24_px(live_server, new_page, public):
         assert small == [], name
 
 
-def test_nothing_scrolls_sideways_at_320_px(live_server, new_page, public):
+def test_nothing_scrolls_sideways_at_320_px(live_server, new_page, public):  # noqa: F811
     page = new_page(viewport=NARROW)
     for name, path in {**public.paths, "server error": "/server-error/"}.items():
         open_page(page, live_server, public, path)
@@ -253,7 +253,7 @@ def test_nothing_scrolls_sideways_at_320_px(live_server, new_page, public):
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
-def test_the_reference_stays_on_one_line_on_a_phone(live_server, new_page, public):
+def test_the_reference_stays_on_one_line_on_a_phone(live_server, new_page, public):  # noqa: F811
     page = new_page(viewport={"width": 320, "height": 640})
     page.goto(f"{live_server.url}{public.paths['status: in progress']}")
     reference = page.locator("h1 .reference")
@@ -261,7 +261,7 @@ def test_the_reference_stays_on_one_line_on_a_phone(live_server, new_page, publi
     assert reference.evaluate("el => el.getClientRects().length") == 1
 
 
-def test_chromium_knows_every_feature_the_permissions_policy_names(live_server, new_page, settings):
+def test_chromium_knows_every_feature_the_permissions_policy_names(live_server, new_page, settings):  # noqa: F811
     def warnings_on_load() -> list[str]:
         page = new_page()
         seen: list[str] = []
@@ -276,7 +276,7 @@ def test_chromium_knows_every_feature_the_permissions_policy_names(live_server, 
     assert any("bluetooth" in text for text in warnings_on_load())
 
 
-def test_the_favicon_is_an_icon(live_server, new_page):
+def test_the_favicon_is_an_icon(live_server, new_page):  # noqa: F811
     page = new_page()
     response = page.goto(f"{live_server.url}/favicon.ico")
     assert response.status == 200 and response.headers["content-type"] == "image/x-icon"
