@@ -160,7 +160,6 @@ ENDPOINTS: dict[str, Endpoint] = {
         effect=lambda w: status_of(w.verified_a) == Status.CANCELLED),
     "brand.css": get("/brand.css"),
     "favicon.ico": get("/favicon.ico"),
-    "i18n/setlang/": post("/i18n/setlang/", lambda w, a: {"language": "de"}),
     "demo/privacy-notice/": get("/demo/privacy-notice/"),
     # public API
     "api/v1/requests/": api_post("/api/v1/requests/", new_filing, effect=filed),
