@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
+from django.template import loader
 
+from dsr.core.branding import brand
 from dsr.web.errors import json_404, json_500
 
 
@@ -15,6 +17,10 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """Rendered without the context processors (as Django's own): they may read the session from
+    the very database that has failed. The page still carries the branding, from settings alone."""
     if request.path.startswith("/api/"):
         return json_500(request)
-    return render(request, "500.html", status=500)
+    current = brand()
+    html = loader.get_template("500.html").render({"brand": current, "organisation": current.organisation})
+    return HttpResponseServerError(html)

@@ -224,3 +224,15 @@ def test_the_permissions_policy_names_only_features_chromium_knows(client):
     header = client.get("/")["Permissions-Policy"]
     assert "ambient-light-sensor" not in header and "bluetooth" not in header
     assert "camera=()" in header and "geolocation=()" in header
+
+
+def test_the_server_error_page_is_branded_without_touching_the_session(settings, rf):
+    from dsr.web.error_pages import server_error
+
+    settings.DSR_ORGANISATION = "Acme Shop"
+    request = rf.get("/somewhere/")  # no session, no user: as when the database has failed
+    response = server_error(request)
+    html = response.content.decode()
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in html and "Acme Shop" in html
+    assert 'href="/brand.css"' in html and "csrfmiddlewaretoken" not in html
