@@ -18,7 +18,7 @@ from django.core.mail.message import make_msgid
 from django.db import DatabaseError, transaction
 from django.template.loader import render_to_string
 
-from . import law
+from . import i18n, law
 from .audit import redact
 from .models import DataSubjectRequest, EmailLog, EmailStatus
 
@@ -29,18 +29,21 @@ def absolute(path: str) -> str:
     return f"{settings.DSR_PUBLIC_URL}{path}"
 
 
-def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+def render(template: str, context: dict[str, Any], language: str | None = None) -> tuple[str, str, str]:
     """Render ``emails/<template>.{subject.txt,txt,html}``: (subject, text, html).
 
     The subject is collapsed to one line, so nothing a person typed can add a header. An
-    email about a request cites that request's law (``law``), never another's.
+    email about a request cites that request's law (``law``), never another's. It is written
+    in ``language`` (a request's stored language), else the default language, whatever
+    language is active where it is rendered (a web request, a worker).
     """
     context = {"organisation": settings.DSR_ORGANISATION, **context}
-    if "request" in context and "law" not in context:
-        context["law"] = law.for_request(context["request"])
-    subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
-    text = render_to_string(f"emails/{template}.txt", context)
-    html = render_to_string(f"emails/{template}.html", context)
+    with i18n.override(language):
+        if "request" in context and "law" not in context:
+            context["law"] = law.for_request(context["request"])
+        subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
+        text = render_to_string(f"emails/{template}.txt", context)
+        html = render_to_string(f"emails/{template}.html", context)
     return subject[:200], text, html
 
 
@@ -60,8 +63,9 @@ def deliver(to: str, subject: str, text: str, html: str, headers: dict[str, str]
 
 
 def send(template: str, *, to: str, context: dict[str, Any], request: DataSubjectRequest | None = None) -> None:
-    """Render and send; with ``request``, in its thread and logged, the failure too (then raised again)."""
-    subject, text, html = render(template, context)
+    """Render and send; with ``request``, in its language and thread, and logged, the failure too
+    (then raised again)."""
+    subject, text, html = render(template, context, request.language if request is not None else None)
     if request is None:
         deliver(to, subject, text, html)
         return
