@@ -39,6 +39,17 @@ def compiled_catalogues():
 
 
 @pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a page a test asked for in German leaves German
+    active in this thread (LocaleMiddleware activates a language and nothing puts it back)."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def clean_cache():
     """Rate-limit counters live in the cache (Redis in CI): each test starts from zero."""
     cache.clear()
