@@ -320,6 +320,8 @@ LANGUAGES = [
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGE_COOKIE_NAME = "dsr_language"
+# Dates in each language's own way (templates write |date:"DATE_FORMAT"); dsr/formats/ holds ours.
+FORMAT_MODULE_PATH = ["dsr.formats"]
 LANGUAGE_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -196,3 +196,20 @@ def test_the_bundle_is_in_the_requests_language_even_built_elsewhere(django_capt
     assert '<html lang="pl">' in index
     assert said_in("pl", GDPR_NAME) in index
     assert said_in("pl", Kind.ACCESS.label) in index
+
+
+MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+             "November", "Dezember"]
+
+
+def test_dates_are_written_the_languages_way_on_the_status_page_and_in_emails(client):
+    request = RequestFactory(language="de", status=Status.VERIFIED)
+    due = request.effective_due_on
+    german = f"{due.day}. {MONTHS_DE[due.month - 1]} {due.year}"  # written out, not by the code under test
+    assert f'<dd id="due">{german}</dd>' in client.get(tokens.status_path(request)).content.decode()
+    _subject, text, _html = emails.render("acknowledgement", {"request": request, "code": "123456"}, "de")
+    assert f"{request.due_on.day}. {MONTHS_DE[request.due_on.month - 1]} {request.due_on.year}" in text
+    english = RequestFactory(language="en", status=Status.VERIFIED)
+    day = english.effective_due_on
+    assert f'<dd id="due">{day.day} {day.strftime("%B")} {day.year}</dd>' in client.get(
+        tokens.status_path(english)).content.decode()
