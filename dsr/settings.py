@@ -319,9 +319,9 @@ LANGUAGES = [
     ("pl", "Polski"),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-LANGUAGE_COOKIE_NAME = "dsr_language"
-# Dates in each language's own way (templates write |date:"DATE_FORMAT"); dsr/formats/ holds ours.
+# Dates on the public side use the language's DATE_FORMAT; dsr/formats/ overrides a language's.
 FORMAT_MODULE_PATH = ["dsr.formats"]
+LANGUAGE_COOKIE_NAME = "dsr_language"
 LANGUAGE_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -1,3 +1,3 @@
-# A date as people read it on the pages and in the emails, "5 December 2026" (Django's
-# English default is the American "Dec. 5, 2026"); the rest is Django's English.
+# English pages and emails write a day as "2 December 2026": plain, and the same in every
+# English-speaking country (Django's default for "en" is the American "Dec. 2, 2026").
 DATE_FORMAT = "j F Y"
