@@ -22,6 +22,7 @@ from dsr.core.models import DataSubjectRequest, Kind, Status
 from dsr.core.selectors import current_bundle
 from dsr.engine import fanout
 from dsr.results import access
+from tests.dsr.test_catalogues import english_sentences
 from tests.factories import RequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -196,6 +197,8 @@ def test_the_bundle_is_in_the_requests_language_even_built_elsewhere(django_capt
     assert '<html lang="pl">' in index
     assert said_in("pl", GDPR_NAME) in index
     assert said_in("pl", Kind.ACCESS.label) in index
+    left = [text for text in english_sentences() if text in html.unescape(index)]
+    assert not left, f"English left in the Polish bundle: {left}"
 
 
 MONTHS_DE = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
