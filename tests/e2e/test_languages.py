@@ -1,7 +1,7 @@
 """The public journey in three languages, in a real browser: file, verify, follow, download.
 
 The language comes from the browser (Accept-Language, set by the context's locale) or from
-the person's choice (a POST to Django's set_language, as the switcher does); the request
+the person's choice (the language switcher in the page header); the request
 keeps it, so its emails and its bundle's ``index.html`` are in it too. Selectors name
 fields and forms, not their (translated) texts.
 """
@@ -40,28 +40,11 @@ def said_in(language: str, text) -> str:
 
 
 def choose_language(page, language: str) -> None:
-    """What the language switcher does: POST the choice to /i18n/setlang/ from the page, with its CSRF token."""
-    page.evaluate(
-        """(language) => {
-            const form = document.createElement("form");
-            form.method = "post";
-            form.action = "/i18n/setlang/";
-            for (const [name, value] of [
-                ["csrfmiddlewaretoken", document.querySelector("input[name=csrfmiddlewaretoken]").value],
-                ["language", language], ["next", location.pathname],
-            ]) {
-                const input = document.createElement("input");
-                input.type = "hidden";
-                input.name = name;
-                input.value = value;
-                form.appendChild(input);
-            }
-            document.body.appendChild(form);
-            form.submit();
-        }""",
-        language,
-    )
-    page.wait_for_load_state()
+    """The language switcher in the page header (it posts to Django's /i18n/setlang/)."""
+    switcher = page.locator("form.language")
+    switcher.locator("select[name=language]").select_option(language)
+    with page.expect_navigation():
+        switcher.locator("button[type=submit]").click()
 
 
 def file_and_verify(page, live_server, language: str, email: str, country: str) -> DataSubjectRequest:
@@ -73,7 +56,7 @@ def file_and_verify(page, live_server, language: str, email: str, country: str) 
     page.locator('input[name="kind"][value="access"]').check()
     page.locator("#id_email").fill(email)
     page.locator("#id_country").select_option(value=country)
-    page.locator("#id_email").press("Enter")
+    page.get_by_role("button", name=said_in(language, "Send my request")).click()
 
     page.wait_for_url(re.compile(r"/requests/DSR-[0-9A-Z]{4}-[0-9A-Z]{4}/verify/$"))
     assert page.locator("html").get_attribute("lang") == language
