@@ -20,7 +20,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
  && pip install -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
-# The project itself, installed in place so templates/ and manage.py sit beside the package.
+# The project itself, installed in place so templates/ and manage.py sit beside the package;
+# the translation catalogues compiled (polib, no GNU gettext in the image).
 COPY . .
 RUN pip install --no-deps -e . \
  && SECRET_KEY=build-only-dummy-secret-key-never-used-at-runtime \
@@ -28,6 +29,7 @@ RUN pip install --no-deps -e . \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     DSR_VAR_DIR=/tmp/dsr-build \
     python manage.py collectstatic --noinput -v 0 \
+ && python manage.py compile_catalogues \
  && rm -rf /tmp/dsr-build /tmp/build.sqlite3
 
 USER dsr

@@ -3,6 +3,7 @@
 #   make run     the whole app on http://localhost:8000/ (web + Celery worker + beat)
 #   make test    ruff, the import contracts, then the test suite (CI runs it too); pytest options in ARGS
 #   make lint    ruff and the import contracts alone
+#   make messages  compile the translation catalogues (locale/*.po → .mo; run and test do it too)
 #   make audit   known vulnerabilities in the installed packages (pip-audit; CI runs it too)
 #
 # Without DATABASE_URL / REDIS_URL the app uses a SQLite file and a filesystem broker
@@ -17,7 +18,7 @@ ARGS   ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run lint test clean totp bench audit
+.PHONY: help venv run lint test clean totp bench audit messages
 
 help: ## Show this help
 	@echo "Usage: make <target> [ARGS='...']"
@@ -42,7 +43,7 @@ $(STAMP): pyproject.toml | $(PY)
 venv: $(STAMP)
 
 run: export DEBUG := true
-run: $(STAMP) ## Run web + Celery worker + beat (Ctrl-C stops all three)
+run: $(STAMP) messages ## Run web + Celery worker + beat (Ctrl-C stops all three)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py collectstatic --noinput -v 0
@@ -68,11 +69,14 @@ totp: export DEBUG := true
 totp: $(STAMP) ## Print the demo officer's current TOTP code (demo and development only)
 	@$(PY) manage.py totp_code $(or $(USER_NAME),officer)
 
+messages: $(STAMP) ## Compile the translation catalogues (locale/<lang>/LC_MESSAGES/django.po → .mo), pure Python
+	$(PY) manage.py compile_catalogues
+
 lint: $(STAMP) ## ruff, and the import contracts of .importlinter (the layers of dsr/)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
-test: lint ## Lint, then run the test suite (CI runs exactly this); e.g. make test ARGS='-k deadline'
+test: lint messages ## Lint, then run the test suite (CI runs exactly this); e.g. make test ARGS='-k deadline'
 	@$(PY) -m pytest $(ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then \
 		echo "make test: pytest collected no tests (exit 5); counting that as a failure" >&2; \
@@ -83,6 +87,7 @@ test: lint ## Lint, then run the test suite (CI runs exactly this); e.g. make te
 audit: $(STAMP) ## Check the installed packages for known vulnerabilities (pip-audit; says so if it cannot reach its data)
 	@$(PY) .ci/audit.py $(ARGS)
 
-clean: ## Remove var/ (dev database, broker, keys, test leftovers), caches and collected static files; keeps .venv
+clean: ## Remove var/ (dev database, broker, keys, test leftovers), caches, collected static files and compiled catalogues; keeps .venv
 	rm -rf var staticfiles .pytest_cache .hypothesis
+	rm -f locale/*/LC_MESSAGES/*.mo
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

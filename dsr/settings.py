@@ -192,8 +192,9 @@ MIDDLEWARE = [
     "dsr.web.middleware.BodySizeLimit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # The person's language: their choice (the switcher's cookie), else Accept-Language.
-    "django.middleware.locale.LocaleMiddleware",
+    # The person's language: their choice (the switcher's cookie), else Accept-Language;
+    # English on the desk and the officer API (Django's LocaleMiddleware, see dsr.web.middleware).
+    "dsr.web.middleware.Language",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

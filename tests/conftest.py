@@ -29,6 +29,26 @@ def services_are_real():
     redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogues():
+    """The translations as the app reads them: .mo files built from the .po in the repo (make test
+    does it too; here so that a plain pytest in a fresh clone needs no extra step)."""
+    from dsr.management.commands.compile_catalogues import compile_all
+
+    compile_all()
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a page a test asked for in German leaves German
+    active in this thread (LocaleMiddleware activates a language and nothing puts it back)."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture(autouse=True)
 def clean_cache():
     """Rate-limit counters live in the cache (Redis in CI): each test starts from zero."""

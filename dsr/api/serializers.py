@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from dsr.core import i18n
 from dsr.core.models import DataSubjectRequest, Kind, Regime, RequesterType, Status
 from dsr.intake.submission import Submission, check_submission
 
@@ -44,6 +47,12 @@ class RequestCreateSerializer(serializers.Serializer):
         choices=RequesterType.choices, default=RequesterType.SUBJECT
     )
     agent = AgentSerializer(required=False)
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text="The language of every email, the status page and the download (e.g. de, pt-br); "
+        "when left out, the best match of the Accept-Language header, else English.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         submission = Submission(
@@ -60,6 +69,7 @@ class RequestCreateSerializer(serializers.Serializer):
             requester_type=attrs["requester_type"],
             agent=dict(attrs["agent"]) if attrs.get("agent") else None,
             channel="api",
+            language=attrs.get("language") or i18n.current(),
         )
         problems = check_submission(submission)
         if problems:
@@ -92,7 +102,7 @@ class RequestCreatedSerializer(serializers.ModelSerializer):
         from dsr.core.selectors import next_step
 
         if obj.status == Status.AWAITING_VERIFICATION:
-            return "We have emailed a 6-digit code to the address given. Send it to the verify endpoint."
+            return _("We have emailed a 6-digit code to the address given. Send it to the verify endpoint.")
         return next_step(obj)  # e.g. verified at once by a trusted integration
 
 
@@ -125,6 +135,7 @@ class RequestStatusSerializer(serializers.ModelSerializer):
             "regime_label",
             "status",
             "status_label",
+            "language",
             "received_at",
             "verified_at",
             "due_on",

@@ -19,7 +19,7 @@ from django.core.mail.message import make_msgid
 from django.db import DatabaseError, transaction
 from django.template.loader import render_to_string
 
-from . import law
+from . import i18n, law
 from .audit import redact
 from .branding import absolute_url, brand
 from .models import DataSubjectRequest, EmailLog, EmailStatus
@@ -31,11 +31,13 @@ def absolute(path: str) -> str:
     return f"{settings.DSR_PUBLIC_URL}{path}"
 
 
-def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+def render(template: str, context: dict[str, Any], language: str | None = None) -> tuple[str, str, str]:
     """Render ``emails/<template>.{subject.txt,txt,html}``: (subject, text, html).
 
     The subject is collapsed to one line, so nothing a person typed can add a header. An
-    email about a request cites that request's law (``law``), never another's.
+    email about a request cites that request's law (``law``), never another's. It is written
+    in ``language`` (a request's stored language), else the default language, whatever
+    language is active where it is rendered (a web request, a worker).
     """
     current = brand()
     context = {
@@ -45,11 +47,12 @@ def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
         "privacy_notice_url": absolute_url(current.privacy_notice_url),
         **context,
     }
-    if "request" in context and "law" not in context:
-        context["law"] = law.for_request(context["request"])
-    subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
-    text = render_to_string(f"emails/{template}.txt", context)
-    html = _INLINER.inline(render_to_string(f"emails/{template}.html", {**context, "subject": subject}))
+    with i18n.override(language):
+        if "request" in context and "law" not in context:
+            context["law"] = law.for_request(context["request"])
+        subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
+        text = render_to_string(f"emails/{template}.txt", context)
+        html = _INLINER.inline(render_to_string(f"emails/{template}.html", {**context, "subject": subject}))
     return subject[:200], text, html
 
 
@@ -75,8 +78,9 @@ def deliver(to: str, subject: str, text: str, html: str, headers: dict[str, str]
 
 
 def send(template: str, *, to: str, context: dict[str, Any], request: DataSubjectRequest | None = None) -> None:
-    """Render and send; with ``request``, in its thread and logged, the failure too (then raised again)."""
-    subject, text, html = render(template, context)
+    """Render and send; with ``request``, in its language and thread, and logged, the failure too
+    (then raised again)."""
+    subject, text, html = render(template, context, request.language if request is not None else None)
     if request is None:
         deliver(to, subject, text, html)
         return

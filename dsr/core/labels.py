@@ -1,4 +1,4 @@
-"""What people read at the desk instead of codes: regimes, kinds, places, actions.
+"""What people read at the desk instead of codes: regimes, kinds, places, actions, languages.
 
 The models' choices keep the wording of the public pages and emails ("under the EU
 GDPR"); the desk shows the place first, so that a queue of mixed regimes reads at a
@@ -10,65 +10,72 @@ from __future__ import annotations
 from functools import lru_cache
 
 import pycountry
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 REGIMES = {
-    "gdpr": "EU (GDPR)",
-    "uk_gdpr": "United Kingdom (UK GDPR)",
-    "ccpa": "California (CCPA)",
-    "vcdpa": "Virginia (VCDPA)",
-    "cpa": "Colorado (CPA)",
-    "ctdpa": "Connecticut (CTDPA)",
-    "ucpa": "Utah (UCPA)",
-    "lgpd": "Brazil (LGPD)",
-    "pipeda": "Canada (PIPEDA)",
+    "gdpr": _("EU (GDPR)"),
+    "uk_gdpr": _("United Kingdom (UK GDPR)"),
+    "ccpa": _("California (CCPA)"),
+    "vcdpa": _("Virginia (VCDPA)"),
+    "cpa": _("Colorado (CPA)"),
+    "ctdpa": _("Connecticut (CTDPA)"),
+    "ucpa": _("Utah (UCPA)"),
+    "lgpd": _("Brazil (LGPD)"),
+    "pipeda": _("Canada (PIPEDA)"),
 }
 KINDS = {
-    "access": "Access",
-    "portability": "Portability",
-    "rectification": "Rectification",
-    "erasure": "Erasure",
+    "access": _("Access"),
+    "portability": _("Portability"),
+    "rectification": _("Rectification"),
+    "erasure": _("Erasure"),
 }
-ACTIONS = {"locate": "Look up", "export": "Export", "erase": "Erase", "rectify": "Correct"}
-REQUESTERS = {"subject": "The person themselves", "agent": "An authorized agent"}
+ACTIONS = {"locate": _("Look up"), "export": _("Export"), "erase": _("Erase"), "rectify": _("Correct")}
+REQUESTERS = {"subject": _("The person themselves"), "agent": _("An authorized agent")}
 OUTCOMES = {
-    "completed": "Completed",
-    "partial": "Partly completed",
-    "denied": "Denied",
-    "duplicate": "Closed as a duplicate",
-    "unverified": "Never verified",
-    "purged": "Purged",
+    "completed": _("Completed"),
+    "partial": _("Partly completed"),
+    "denied": _("Denied"),
+    "duplicate": _("Closed as a duplicate"),
+    "unverified": _("Never verified"),
+    "purged": _("Purged"),
 }
 EMAILS = {
-    "acknowledgement": "Acknowledgement, with the code to confirm",
-    "received": "Receipt (filed by an integration)",
-    "download_code": "Download code",
-    "outcome_completed": "Outcome: completed",
-    "outcome_partial": "Outcome: partly completed",
-    "outcome_denied": "Outcome: denied",
-    "outcome_extended": "Deadline extended",
-    "outcome_reissued": "Download issued again",
-    "message": "Message from an officer",
+    "acknowledgement": _("Acknowledgement, with the code to confirm"),
+    "received": _("Receipt (filed by an integration)"),
+    "download_code": _("Download code"),
+    "outcome_completed": _("Outcome: completed"),
+    "outcome_partial": _("Outcome: partly completed"),
+    "outcome_denied": _("Outcome: denied"),
+    "outcome_extended": _("Deadline extended"),
+    "outcome_reissued": _("Download issued again"),
+    "message": _("Message from an officer"),
 }
 
 
 def regime(code: str) -> str:
-    return REGIMES.get(code, code)
+    return str(REGIMES.get(code, code))
 
 
 def kind(code: str) -> str:
-    return KINDS.get(code, code)
+    return str(KINDS.get(code, code))
 
 
 def action(code: str) -> str:
-    return ACTIONS.get(code, code)
+    return str(ACTIONS.get(code, code))
 
 
 def email(template: str) -> str:
-    return EMAILS.get(template, template.replace("_", " ").capitalize())
+    return str(EMAILS.get(template, template.replace("_", " ").capitalize()))
 
 
 def outcome(code: str) -> str:
-    return OUTCOMES.get(code, code.replace("_", " ").capitalize())
+    return str(OUTCOMES.get(code, code.replace("_", " ").capitalize()))
+
+
+def language(code: str) -> str:
+    """A request's language as its own speakers name it ("Deutsch"); the code itself if not shipped."""
+    return dict(settings.LANGUAGES).get(code, code)
 
 
 @lru_cache(maxsize=512)

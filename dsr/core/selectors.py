@@ -8,44 +8,46 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .models import DataSubjectRequest, ResultBundle, Status
 
 _NEXT_STEPS = {
-    Status.RECEIVED: "We have your request and are sending you an email to confirm it is you.",
-    Status.AWAITING_VERIFICATION: "Enter the 6-digit code we emailed you, or click the link in "
-    "that email, to confirm it is you. We start work once you have.",
-    Status.VERIFIED: "Thank you for confirming. Our privacy team will review your request.",
-    Status.APPROVED: "Your request has been approved and work is about to start.",
-    Status.IN_PROGRESS: "We are working through the systems that hold your data.",
-    Status.REVIEW: "The work is done and our privacy team is checking the result.",
-    Status.COMPLETED: "Your request is complete. We have emailed you the outcome.",
-    Status.DENIED: "We could not grant your request; we have emailed you the reason and "
-    "how to complain about our decision (see below).",
-    Status.CANCELLED: "This request was closed.",
-    Status.EXPIRED: "This request was closed because it was not confirmed in time. "
-    "You are welcome to file a new one.",
+    Status.RECEIVED: _("We have your request and are sending you an email to confirm it is you."),
+    Status.AWAITING_VERIFICATION: _("Enter the 6-digit code we emailed you, or click the link in "
+    "that email, to confirm it is you. We start work once you have."),
+    Status.VERIFIED: _("Thank you for confirming. Our privacy team will review your request."),
+    Status.APPROVED: _("Your request has been approved and work is about to start."),
+    Status.IN_PROGRESS: _("We are working through the systems that hold your data."),
+    Status.REVIEW: _("The work is done and our privacy team is checking the result."),
+    Status.COMPLETED: _("Your request is complete. We have emailed you the outcome."),
+    Status.DENIED: _("We could not grant your request; we have emailed you the reason and "
+    "how to complain about our decision (see below)."),
+    Status.CANCELLED: _("This request was closed."),
+    Status.EXPIRED: _("This request was closed because it was not confirmed in time. "
+    "You are welcome to file a new one."),
 }
 
 
 def next_step(request: DataSubjectRequest) -> str:
     other = request.duplicate_of
     if request.status == Status.CANCELLED and request.outcome == "duplicate" and other:
-        return (
-            f"You already have the same request under way ({other.reference}); "
+        return gettext(
+            "You already have the same request under way (%(reference)s); "
             "we have linked this one to it so the work is not done twice."
-        )
+        ) % {"reference": other.reference}
     if request.status == Status.CANCELLED and request.outcome == "merged" and other:
-        return (
-            f"We have added the corrections you asked for here to your other request ({other.reference}), "
+        return gettext(
+            "We have added the corrections you asked for here to your other request (%(reference)s), "
             "so that they are decided together."
-        )
+        ) % {"reference": other.reference}
     if request.status == Status.VERIFIED and other and other.status in UNDER_WAY[1:]:
-        return (
-            f"Your earlier request of the same kind ({other.reference}) is still under way. We will "
+        return gettext(
+            "Your earlier request of the same kind (%(reference)s) is still under way. We will "
             "deal with this one once it is done, so that neither undoes the other."
-        )
-    return _NEXT_STEPS[Status(request.status)]
+        ) % {"reference": other.reference}
+    return str(_NEXT_STEPS[Status(request.status)])
 
 
 # The shape of every reference (models.new_reference); anything else is looked up nowhere.

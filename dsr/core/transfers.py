@@ -22,6 +22,8 @@ import pycountry
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from . import i18n
+
 SAFEGUARDS = {
     "adequacy": _("an adequacy decision (the country protects data as well)"),
     "scc": _("standard contractual clauses"),
@@ -49,8 +51,12 @@ class Transfer:
 
 
 def country_name(code: str) -> str:
+    """The country's name in the active language (pycountry's catalogues); its common English name else."""
     found = pycountry.countries.get(alpha_2=code.upper()) if code else None
-    return getattr(found, "common_name", None) or getattr(found, "name", code)
+    if found is None:
+        return code
+    translated = i18n.country_name(found.name)
+    return translated if translated != found.name else getattr(found, "common_name", None) or found.name
 
 
 def validate_country(value: Any) -> None:

@@ -109,7 +109,7 @@ class RequestDetailSerializer(QueueItemSerializer):
 
     class Meta(QueueItemSerializer.Meta):
         fields = [*QueueItemSerializer.Meta.fields, "email", "identifiers", "requester_type", "country",
-                  "subdivision", "lives_in", "person", "changes", "verified_at", "original_due_on",
+                  "subdivision", "lives_in", "language", "person", "changes", "verified_at", "original_due_on",
                   "extended_due_on", "extension_reason", "acknowledge_by", "acknowledged_at", "closed_at",
                   "outcome", "denial_reason", "jobs", "events", "notes", "notices", "messages"]
 

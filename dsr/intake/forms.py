@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
+from dsr.core import i18n
 from dsr.core.models import Kind, RequesterType
 from dsr.core.regimes import country_choices, us_state_choices
 from dsr.intake.submission import Submission, check_submission
@@ -19,57 +21,61 @@ CHANGE_ROWS = 3
 
 class RequestForm(forms.Form):
     kind = forms.ChoiceField(
-        label="What would you like us to do?",
+        label=_("What would you like us to do?"),
         choices=Kind.choices,
         widget=forms.RadioSelect,
         error_messages={
-            "required": "Choose what you want us to do with your data.",
-            "invalid_choice": "Choose what you want us to do with your data.",
+            "required": _("Choose what you want us to do with your data."),
+            "invalid_choice": _("Choose what you want us to do with your data."),
         },
     )
     email = forms.EmailField(
-        label="Your email address",
+        label=_("Your email address"),
         max_length=254,
-        help_text="We send a code to this address to confirm it is you.",
-        error_messages={"required": "Enter your email address: we send the code to confirm it is you there."},
+        help_text=_("We send a code to this address to confirm it is you."),
+        error_messages={"required": _("Enter your email address: we send the code to confirm it is you there.")},
     )
-    name = forms.CharField(label="Your name (optional)", max_length=200, required=False)
+    name = forms.CharField(label=_("Your name (optional)"), max_length=200, required=False)
     country = forms.ChoiceField(
-        label="Country where you live",
-        error_messages={"required": "Choose the country where you live: it decides which law applies."},
+        label=_("Country where you live"),
+        error_messages={"required": _("Choose the country where you live: it decides which law applies.")},
     )
-    state = forms.ChoiceField(label="US state (if you live in the United States)", required=False)
+    state = forms.ChoiceField(label=_("US state (if you live in the United States)"), required=False)
     details = forms.CharField(
-        label="Anything else we should know (optional)",
+        label=_("Anything else we should know (optional)"),
         max_length=5000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     requester_type = forms.ChoiceField(
-        label="Who is filing this request?",
+        label=_("Who is filing this request?"),
         choices=[
-            (RequesterType.SUBJECT, "I am the person the data is about"),
-            (RequesterType.AGENT, "I am an authorized agent acting for someone"),
+            (RequesterType.SUBJECT, _("I am the person the data is about")),
+            (RequesterType.AGENT, _("I am an authorized agent acting for someone")),
         ],
         initial=RequesterType.SUBJECT,
         widget=forms.RadioSelect,
     )
-    agent_name = forms.CharField(label="Agent's name", max_length=200, required=False)
-    agent_email = forms.EmailField(label="Agent's email address", max_length=254, required=False)
+    agent_name = forms.CharField(label=_("Agent's name"), max_length=200, required=False)
+    agent_email = forms.EmailField(label=_("Agent's email address"), max_length=254, required=False)
     agent_organisation = forms.CharField(
-        label="Agent's organisation (optional)", max_length=200, required=False
+        label=_("Agent's organisation (optional)"), max_length=200, required=False
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["country"].choices = [("", "Choose a country…"), *country_choices()]
-        self.fields["state"].choices = [("", "Not in the United States"), *us_state_choices()]
+        self.fields["country"].choices = [("", _("Choose a country…")), *i18n.localised(country_choices())]
+        self.fields["state"].choices = [
+            ("", _("Not in the United States")), *i18n.localised(us_state_choices(), i18n.subdivision_name)
+        ]
         for i in range(1, CHANGE_ROWS + 1):
             self.fields[f"change_field_{i}"] = forms.CharField(
-                label=f"Item {i}: what is wrong", max_length=100, required=False
+                label=_("Item %(number)s: what is wrong") % {"number": i}, max_length=100,
+                required=False,
             )
             self.fields[f"change_value_{i}"] = forms.CharField(
-                label=f"Item {i}: the correct value", max_length=1000, required=False
+                label=_("Item %(number)s: the correct value") % {"number": i}, max_length=1000,
+                required=False,
             )
 
     def change_rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
@@ -121,9 +127,9 @@ class RequestForm(forms.Form):
         for i in rows:
             field, value = data.get(f"change_field_{i}", ""), data.get(f"change_value_{i}", "")
             if field and not value:
-                self.add_error(f"change_value_{i}", "Give the correct value for this item.")
+                self.add_error(f"change_value_{i}", _("Give the correct value for this item."))
             elif value and not field:
-                self.add_error(f"change_field_{i}", "Say what this correct value is for.")
+                self.add_error(f"change_field_{i}", _("Say what this correct value is for."))
             elif field:
                 changes.append({"field": field, "value": value})
         agent = None
@@ -155,9 +161,9 @@ class RequestForm(forms.Form):
 
 class CodeForm(forms.Form):
     code = forms.RegexField(
-        label="6-digit code from the email",
+        label=_("6-digit code from the email"),
         regex=r"^\s*\d{6}\s*$",
         max_length=12,
-        error_messages={"invalid": "Enter the 6 digits from the email."},
+        error_messages={"invalid": _("Enter the 6 digits from the email.")},
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
     )

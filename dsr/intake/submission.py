@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from dsr.core import audit, deadlines, lifecycle, queue
 from dsr.core.audit import Actor
@@ -51,24 +52,24 @@ def check_submission(sub: Submission) -> dict[str, str]:
     """Rules across fields, shared by the web form and the API: field name → message."""
     problems: dict[str, str] = {}
     if sub.country and not is_country(sub.country):
-        problems["country"] = "Choose a country from the list (two-letter ISO code)."
+        problems["country"] = _("Choose a country from the list (two-letter ISO code).")
     if sub.country.upper() == "US":
         if not sub.subdivision:
-            problems["state"] = "Choose the US state where you live."
+            problems["state"] = _("Choose the US state where you live.")
         elif not is_us_state(sub.subdivision):
-            problems["state"] = "Choose a US state from the list (two-letter code)."
+            problems["state"] = _("Choose a US state from the list (two-letter code).")
     elif sub.subdivision and not sub.country:
-        problems["country"] = "Choose the country where you live."
+        problems["country"] = _("Choose the country where you live.")
     if not sub.country and not sub.regime:
-        problems["country"] = "Choose the country where you live."
+        problems["country"] = _("Choose the country where you live.")
     if sub.requester_type == RequesterType.AGENT:
         agent = sub.agent or {}
         if not agent.get("name"):
-            problems["agent_name"] = "Give the authorized agent's name."
+            problems["agent_name"] = _("Give the authorized agent's name.")
         if not agent.get("email"):
-            problems["agent_email"] = "Give the authorized agent's email address."
+            problems["agent_email"] = _("Give the authorized agent's email address.")
     if sub.kind == Kind.RECTIFICATION and not sub.changes:
-        problems["changes"] = "Say what should be corrected: at least one field and its new value."
+        problems["changes"] = _("Say what should be corrected: at least one field and its new value.")
     return problems
 
 
@@ -171,7 +172,7 @@ def submit_request(
 
 def _create(**values: Any) -> DataSubjectRequest:
     """Insert with a fresh public reference, retrying on the rare collision."""
-    for _ in range(5):
+    for _attempt in range(5):
         try:
             with transaction.atomic():
                 return DataSubjectRequest.objects.create(reference=new_reference(), **values)

@@ -16,6 +16,8 @@ from django.core import signing
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from dsr.core import audit, deadlines, lifecycle, queue
 from dsr.core.audit import Actor
@@ -100,26 +102,26 @@ def issue_code(request: DataSubjectRequest, *, purpose: str = "verify") -> Issue
 
 def _current(request: DataSubjectRequest) -> Verification:
     if request.status in _PAST_VERIFICATION or request.verified_at:
-        raise CodeUsed("This request is already verified.")
+        raise CodeUsed(_("This request is already verified."))
     if request.status != Status.AWAITING_VERIFICATION:
-        raise NotAwaitingVerification(f"This request is {request.get_status_display().lower()}.")
+        raise NotAwaitingVerification(_("This request is %(status)s.") % {"status": request.get_status_display().lower()})
     verification = (
         Verification.objects.filter(request=request, superseded=False, purpose="verify")
         .order_by("-created_at")
         .first()
     )
     if verification is None:
-        raise CodeExpired("No code has been sent yet, or it was replaced; ask for a new one.")
+        raise CodeExpired(_("No code has been sent yet, or it was replaced; ask for a new one."))
     return verification
 
 
 def _usable(verification: Verification) -> None:
     if verification.used_at:
-        raise CodeUsed("This code has already been used.")
+        raise CodeUsed(_("This code has already been used."))
     if verification.attempts >= settings.DSR_CODE_MAX_ATTEMPTS:
-        raise CodeLocked("Too many wrong tries for this code. Ask for a new code.")
+        raise CodeLocked(_("Too many wrong tries for this code. Ask for a new code."))
     if verification.expires_at <= timezone.now():
-        raise CodeExpired("This code has expired. Ask for a new code.")
+        raise CodeExpired(_("This code has expired. Ask for a new code."))
 
 
 def _spend_attempt(
@@ -132,7 +134,7 @@ def _spend_attempt(
         attempts=F("attempts") + 1
     )
     if not counted:
-        raise CodeLocked("Too many wrong tries for this code. Ask for a new code.")
+        raise CodeLocked(_("Too many wrong tries for this code. Ask for a new code."))
     expected = code_hash(str(verification.pk), code.strip())
     if not constant_time_equal(expected, verification.code_hash):
         remaining = limit - verification.attempts - 1
@@ -143,8 +145,9 @@ def _spend_attempt(
             details={"attempt": verification.attempts + 1, "remaining": max(remaining, 0)},
         )
         if remaining <= 0:
-            raise CodeLocked("That code is wrong, and it has now been locked. Ask for a new code.")
-        raise WrongCode(f"That code is wrong. {remaining} tries left.")
+            raise CodeLocked(_("That code is wrong, and it has now been locked. Ask for a new code."))
+        raise WrongCode(ngettext("That code is wrong. %(count)d try left.", "That code is wrong. %(count)d tries left.",
+                                  remaining) % {"count": remaining})
 
 
 def verify_code(request: DataSubjectRequest, code: str) -> DataSubjectRequest:
@@ -162,12 +165,12 @@ def check_download_code(request: DataSubjectRequest, code: str) -> None:
         .first()
     )
     if verification is None:
-        raise CodeExpired("Ask for a download code first.")
+        raise CodeExpired(_("Ask for a download code first."))
     _spend_attempt(request, verification, code, failed_verb="download.code_failed")
     if not Verification.objects.filter(pk=verification.pk, used_at__isnull=True).update(
         used_at=timezone.now()
     ):
-        raise CodeUsed("This code has already been used.")
+        raise CodeUsed(_("This code has already been used."))
 
 
 def verify_link(request: DataSubjectRequest, token: str) -> DataSubjectRequest:
@@ -178,14 +181,14 @@ def verify_link(request: DataSubjectRequest, token: str) -> DataSubjectRequest:
         )
         verification = Verification.objects.select_related("request").get(pk=payload["v"])
     except signing.SignatureExpired as exc:
-        raise CodeExpired("This link has expired. Ask for a new code.") from exc
+        raise CodeExpired(_("This link has expired. Ask for a new code.")) from exc
     except (signing.BadSignature, Verification.DoesNotExist, KeyError, TypeError, ValueError) as exc:
-        raise BadLink("This link is not valid.") from exc
+        raise BadLink(_("This link is not valid.")) from exc
     if verification.request_id != request.pk:
-        raise BadLink("This link belongs to another request.")
+        raise BadLink(_("This link belongs to another request."))
     current = _current(request)
     if current.pk != verification.pk:
-        raise CodeExpired("A newer code was sent; use the latest email.")
+        raise CodeExpired(_("A newer code was sent; use the latest email."))
     _usable(verification)
     return _mark_verified(request, verification, method="link")
 
@@ -209,7 +212,7 @@ def _mark_verified(
             used_at=fields["verified_at"]
         )
         if not used:
-            raise CodeUsed("This code has already been used.")
+            raise CodeUsed(_("This code has already been used."))
         request.refresh_from_db()
         lifecycle.transition(
             request,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dsr.core import law, queue, selectors, tokens
+from dsr.core import i18n, law, queue, selectors, tokens
 from dsr.core.models import Status
 from dsr.core.queue import Task
 from dsr.core.selectors import next_step, request_by_reference
@@ -20,6 +23,15 @@ from dsr.intake.submission import submit_request
 from dsr.results import access
 from dsr.web import ratelimit
 from dsr.web.http import zip_response
+
+
+def _in_its_language(request: HttpRequest, subject_request) -> None:
+    """A request's own pages speak the language it was filed in, unless the person has chosen
+    one with the switcher since (its cookie)."""
+    if settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
+        return
+    request.LANGUAGE_CODE = i18n.supported(subject_request.language)
+    translation.activate(request.LANGUAGE_CODE)
 
 
 def _status_url(request_obj) -> str:
@@ -48,9 +60,10 @@ def request_form(request: HttpRequest) -> HttpResponse:
         return render(request, "dsr/request_form.html", {"form": form}, status=400)
     form = RequestForm(request.POST or None, initial={"kind": request.GET.get("kind", "")})
     if request.method == "POST" and not _sent_as_utf8(request):
-        form.add_error(None, "The form arrived in a character encoding we cannot read. Please send it again.")
+        form.add_error(None, _("The form arrived in a character encoding we cannot read. Please send it again."))
     if request.method == "POST" and form.is_valid():
         sub = form.submission
+        sub.language = i18n.current()  # the switcher's choice, else Accept-Language
         try:
             ratelimit.check_submission(request, sub.email)
         except ratelimit.RateLimited as exc:
@@ -59,8 +72,8 @@ def request_form(request: HttpRequest) -> HttpResponse:
         created = submit_request(sub)
         messages.success(
             request,
-            f"Thank you. Your request {created.reference} is recorded. "
-            "We have emailed you a 6-digit code to confirm it is you.",
+            _("Thank you. Your request %(reference)s is recorded. "
+              "We have emailed you a 6-digit code to confirm it is you.") % {"reference": created.reference},
         )
         return redirect("dsr:verify", reference=created.reference)
     status = 400 if request.method == "POST" else 200
@@ -70,6 +83,7 @@ def request_form(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, reference: str) -> HttpResponse:
     subject_request = request_by_reference(reference)
+    _in_its_language(request, subject_request)
     if subject_request.status != Status.AWAITING_VERIFICATION:
         return render(
             request, "dsr/verify_done.html", {"subject_request": subject_request}, status=200
@@ -102,15 +116,16 @@ def verify(request: HttpRequest, reference: str) -> HttpResponse:
 def _thank(request: HttpRequest, verified) -> None:
     """What the person sees once confirmed: not "verified" alone when the request was folded into another."""
     if verified.status == Status.CANCELLED:
-        messages.success(request, "Thank you for confirming. You already have this request with us: see below.")
+        messages.success(request, _("Thank you for confirming. You already have this request with us: see below."))
     else:
-        messages.success(request, "Thank you: you are verified.")
+        messages.success(request, _("Thank you: you are verified."))
 
 
 @require_http_methods(["GET", "POST"])
 def verify_link(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     """GET shows a button; only the POST verifies, so mail scanners that follow links don't."""
     subject_request = request_by_reference(reference)
+    _in_its_language(request, subject_request)
     if subject_request.status != Status.AWAITING_VERIFICATION:  # used already, or closed: no code to enter
         return render(request, "dsr/verify_done.html", {"subject_request": subject_request}, status=200)
     error = None
@@ -136,9 +151,10 @@ def verify_link(request: HttpRequest, reference: str, token: str) -> HttpRespons
 @require_POST
 def resend(request: HttpRequest, reference: str) -> HttpResponse:
     subject_request = request_by_reference(reference)
+    _in_its_language(request, subject_request)
     if subject_request.status == Status.AWAITING_VERIFICATION:
         _send_code(request, subject_request, Task.SEND_VERIFICATION,
-                   "A new code is on its way. Earlier codes no longer work.")
+                   _("A new code is on its way. Earlier codes no longer work."))
     return redirect("dsr:verify", reference=subject_request.reference)
 
 
@@ -147,7 +163,7 @@ def _send_code(request: HttpRequest, subject_request, task, sent: str) -> None:
     try:
         ratelimit.check_resend(request, subject_request)
     except ratelimit.RateLimited:
-        messages.error(request, "We have sent several codes already. Please wait before asking again.")
+        messages.error(request, _("We have sent several codes already. Please wait before asking again."))
     else:
         queue.enqueue(task, str(subject_request.pk))
         messages.success(request, sent)
@@ -162,6 +178,7 @@ def _with_token(request: HttpRequest, reference: str):
         return None, token
     if not tokens.check_status_token(subject_request, token):
         return None, token
+    _in_its_language(request, subject_request)
     return subject_request, token
 
 
@@ -208,10 +225,10 @@ def download_code(request: HttpRequest, reference: str) -> HttpResponse:
         return render(request, "dsr/status_denied.html", status=404)
     item = selectors.current_bundle(subject_request)
     if item is None or not item.available:
-        messages.error(request, "There is no download for this request, or its link has expired.")
+        messages.error(request, _("There is no download for this request, or its link has expired."))
     else:
         _send_code(request, subject_request, Task.SEND_DOWNLOAD_CODE,
-                   "We have emailed you a download code. It works once.")
+                   _("We have emailed you a download code. It works once."))
     return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}?t={token}#download")
 
 
@@ -243,8 +260,8 @@ def cancel(request: HttpRequest, reference: str) -> HttpResponse:
     try:
         withdrawal.withdraw(subject_request)
     except withdrawal.TooLate:
-        messages.error(request, "Work on this request has started, so it can no longer be cancelled here. "
-                                "Write to our privacy team if you want it stopped.")
+        messages.error(request, _("Work on this request has started, so it can no longer be cancelled here. "
+                                  "Write to our privacy team if you want it stopped."))
     else:
-        messages.success(request, "Your request is cancelled. We will do nothing more with it.")
+        messages.success(request, _("Your request is cancelled. We will do nothing more with it."))
     return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}?t={token}")

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from dsr.core import audit, queue, storage
 from dsr.core.audit import Actor
@@ -131,7 +132,7 @@ def open_download(request: DataSubjectRequest) -> tuple[ResultBundle, Iterator[b
     """Count and audit a download; the caller has checked a fresh code."""
     item = current_bundle(request)
     if item is None or not item.available:
-        raise NotReady("There is no download for this request, or its link has expired.")
+        raise NotReady(_("There is no download for this request, or its link has expired."))
     with transaction.atomic():
         ResultBundle.objects.filter(pk=item.pk).update(downloads=F("downloads") + 1)
         audit.record("bundle.downloaded", actor=Actor.subject(), request=request,

@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html_join
 
-from dsr.core import law, recipients, transfers
+from dsr.core import i18n, law, recipients, transfers
 from dsr.core.branding import absolute_url, brand
 from dsr.core.models import DataSubjectRequest, SystemConnection
 
@@ -71,15 +71,17 @@ def render_pages(request: DataSubjectRequest, plan: CategoryPlan, rows: Iterator
     number = 0
 
     def page() -> tuple[str, str]:
-        html = render_to_string("bundle/page.html", {
-            "request": request, "plan": plan, "system": shown, "number": number,
-            "table_rows": _rows(chunk),
-            "total": total, "first": (number - 1) * PAGE_ROWS + 1, "last": (number - 1) * PAGE_ROWS + len(chunk),
-            "previous": page_path(plan, number - 1).rsplit("/", 1)[-1] if number > 1 else "",
-            "next": page_path(plan, number + 1).rsplit("/", 1)[-1] if number < total else "",
-            "back": "../" * (plan.path.count("/")) + "index.html",
-            "brand": brand(),
-        })
+        with i18n.override(request.language):  # the person's language, in the worker too
+            html = render_to_string("bundle/page.html", {
+                "request": request, "plan": plan, "system": shown, "number": number,
+                "table_rows": _rows(chunk),
+                "total": total, "first": (number - 1) * PAGE_ROWS + 1,
+                "last": (number - 1) * PAGE_ROWS + len(chunk),
+                "previous": page_path(plan, number - 1).rsplit("/", 1)[-1] if number > 1 else "",
+                "next": page_path(plan, number + 1).rsplit("/", 1)[-1] if number < total else "",
+                "back": "../" * (plan.path.count("/")) + "index.html",
+                "brand": brand(),
+            })
         return page_path(plan, number), html
 
     for fields in rows:
@@ -112,6 +114,12 @@ def _facts(system: SystemConnection, applied: law.Applied) -> dict[str, Any]:
 
 def render_index(request: DataSubjectRequest, info: dict[str, Any], plans: list[CategoryPlan],
                  systems: list[SystemConnection]) -> str:
+    with i18n.override(request.language):  # the person's language, in the worker too
+        return _render_index(request, info, plans, systems)
+
+
+def _render_index(request: DataSubjectRequest, info: dict[str, Any], plans: list[CategoryPlan],
+                  systems: list[SystemConnection]) -> str:
     applied = law.for_request(request)
     facts = [_facts(s, applied) for s in systems]
     shown = {s.name: s.shown_name for s in systems}

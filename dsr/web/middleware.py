@@ -9,6 +9,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+
+from dsr.core.i18n import DESK_LANGUAGE
 
 # Ticking off a job with a file, on the desk page (the officer API takes JSON only).
 _UPLOAD_PATHS = re.compile(r"^/desk/jobs/[^/]+/complete/$")
@@ -43,3 +47,19 @@ class BodySizeLimit:
                 return JsonResponse(body, status=413)
             return HttpResponse(body["detail"], status=413, content_type="text/plain")
         return self.get_response(request)
+
+
+# Officers' pages and the officer API: English whatever the browser asks (the desk's texts
+# are written for the privacy team, not translated).
+_DESK_PATHS = re.compile(r"^/(desk/|admin/|api/v1/desk/)")
+
+
+class Language(LocaleMiddleware):
+    """Django's LocaleMiddleware (the switcher's cookie, else Accept-Language), English on the desk."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if _DESK_PATHS.match(request.path_info):
+            translation.activate(DESK_LANGUAGE)
+            request.LANGUAGE_CODE = DESK_LANGUAGE
+            return
+        super().process_request(request)

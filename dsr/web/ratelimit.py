@@ -10,6 +10,7 @@ import ipaddress
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from django_ratelimit.core import get_usage, is_ratelimited
 
 from dsr.core.crypto import identifier_hash
@@ -55,7 +56,8 @@ def _key_fn(key: str | None) -> Any:
 
 
 class RateLimited(Exception):
-    def __init__(self, detail: str = "Too many attempts. Please wait and try again later.") -> None:
+    def __init__(self, detail: str | None = None) -> None:
+        detail = detail or _("Too many attempts. Please wait and try again later.")
         super().__init__(detail)
         self.detail = detail
 

@@ -91,7 +91,7 @@ def page_error(html: str) -> str:
     """The page's error message, as the API's error code."""
     shown = " ".join(re.findall(r'role="alert"[^>]*>([^<]*)<', html))
     for phrase, code in [("Too many wrong tries", "code_locked"), ("now been locked", "code_locked"),
-                         ("Too many attempts", "rate_limited"), ("tries left", "wrong_code"),
+                         ("Too many attempts", "rate_limited"), ("tries left", "wrong_code"), ("try left", "wrong_code"),
                          ("has expired", "code_expired"), ("already been used", "code_used")]:
         if phrase in shown:
             return code

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..fields import EncryptedJSONField
 
@@ -21,40 +22,40 @@ REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def new_reference() -> str:
-    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _position in range(8))
     return f"DSR-{chars[:4]}-{chars[4:]}"
 
 
 class Kind(models.TextChoices):
-    ACCESS = "access", "Access (a copy of my data)"
-    PORTABILITY = "portability", "Portability (my data in a reusable format)"
-    RECTIFICATION = "rectification", "Rectification (correct my data)"
-    ERASURE = "erasure", "Erasure (delete my data)"
+    ACCESS = "access", _("Access (a copy of my data)")
+    PORTABILITY = "portability", _("Portability (my data in a reusable format)")
+    RECTIFICATION = "rectification", _("Rectification (correct my data)")
+    ERASURE = "erasure", _("Erasure (delete my data)")
 
 
 class Regime(models.TextChoices):
-    GDPR = "gdpr", "EU GDPR"
-    UK_GDPR = "uk_gdpr", "UK GDPR"
-    CCPA = "ccpa", "California CCPA/CPRA"
-    VCDPA = "vcdpa", "Virginia VCDPA"
-    CPA = "cpa", "Colorado CPA"
-    CTDPA = "ctdpa", "Connecticut CTDPA"
-    UCPA = "ucpa", "Utah UCPA"
-    LGPD = "lgpd", "Brazil LGPD"
-    PIPEDA = "pipeda", "Canada PIPEDA"
+    GDPR = "gdpr", _("EU GDPR")
+    UK_GDPR = "uk_gdpr", _("UK GDPR")
+    CCPA = "ccpa", _("California CCPA/CPRA")
+    VCDPA = "vcdpa", _("Virginia VCDPA")
+    CPA = "cpa", _("Colorado CPA")
+    CTDPA = "ctdpa", _("Connecticut CTDPA")
+    UCPA = "ucpa", _("Utah UCPA")
+    LGPD = "lgpd", _("Brazil LGPD")
+    PIPEDA = "pipeda", _("Canada PIPEDA")
 
 
 class Status(models.TextChoices):
-    RECEIVED = "received", "Received"
-    AWAITING_VERIFICATION = "awaiting_verification", "Awaiting verification"
-    VERIFIED = "verified", "Verified"
-    APPROVED = "approved", "Approved"
-    IN_PROGRESS = "in_progress", "In progress"
-    REVIEW = "review", "In review"
-    COMPLETED = "completed", "Completed"
-    DENIED = "denied", "Denied"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
+    RECEIVED = "received", _("Received")
+    AWAITING_VERIFICATION = "awaiting_verification", _("Awaiting verification")
+    VERIFIED = "verified", _("Verified")
+    APPROVED = "approved", _("Approved")
+    IN_PROGRESS = "in_progress", _("In progress")
+    REVIEW = "review", _("In review")
+    COMPLETED = "completed", _("Completed")
+    DENIED = "denied", _("Denied")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
 
 
 TERMINAL_STATUSES = frozenset({Status.COMPLETED, Status.DENIED, Status.CANCELLED, Status.EXPIRED})
@@ -64,8 +65,8 @@ OPEN_STATUS_LIST = sorted(s.value for s in OPEN_STATUSES)
 
 
 class RequesterType(models.TextChoices):
-    SUBJECT = "subject", "The person the data is about"
-    AGENT = "agent", "An authorized agent acting for them"
+    SUBJECT = "subject", _("The person the data is about")
+    AGENT = "agent", _("An authorized agent acting for them")
 
 
 class DataSubjectRequest(models.Model):

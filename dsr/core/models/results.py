@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .requests import DataSubjectRequest
 from .systems import ConnectorJob, SystemConnection
@@ -62,11 +63,11 @@ class ErasureGround(models.TextChoices):
     Each regime's own provision for a ground is in ``dsr.core.law`` (``Law.grounds``).
     """
 
-    EXPRESSION = "expression", "freedom of expression and information"
-    LEGAL_OBLIGATION = "legal_obligation", "a legal obligation or a public task"
-    PUBLIC_HEALTH = "public_health", "public health"
-    ARCHIVING = "archiving", "archiving, research or statistics"
-    LEGAL_CLAIMS = "legal_claims", "legal claims"
+    EXPRESSION = "expression", _("freedom of expression and information")
+    LEGAL_OBLIGATION = "legal_obligation", _("a legal obligation or a public task")
+    PUBLIC_HEALTH = "public_health", _("public health")
+    ARCHIVING = "archiving", _("archiving, research or statistics")
+    LEGAL_CLAIMS = "legal_claims", _("legal claims")
 
 
 class ErasureException(models.Model):

@@ -18,6 +18,7 @@ register.filter("kind_label", labels.kind)
 register.filter("action_label", labels.action)
 register.filter("outcome_label", labels.outcome)
 register.filter("email_label", labels.email)
+register.filter("language_label", labels.language)
 
 
 @register.filter
