@@ -141,6 +141,8 @@ def content_type_of_user(w: World, a: str) -> str:
 ENDPOINTS: dict[str, Endpoint] = {
     # public pages
     "": get("/"),
+    # Django's set_language: sets the language cookie and sends the caller back; it touches no request.
+    "i18n/setlang/": post("/i18n/setlang/", lambda w, a: {"language": "de", "next": "/"}),
     "requests/<str:reference>/": get(page("done"), target="done", shows=shows_reference("done")),
     "requests/<str:reference>/verify/": post(
         page("new", "verify/"), lambda w, a: {"code": code_held(w, a)}, target="new", effect=verified),

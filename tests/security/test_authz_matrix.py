@@ -84,6 +84,7 @@ CODE_API = (400, 200, 400, 400, 400, 400, 400, 400, 400, 400, 400)
 MATRIX: dict[str, tuple] = {
     # route                                                 anon   own    A→B    tokA→B officer admin  auditor sysA   sysB   integ  offtok
     "":                                                     ALL_200,
+    "i18n/setlang/":                                        (302,) * 11,  # the language cookie, for anyone
     "requests/<str:reference>/":                            OWN_PAGE,
     "requests/<str:reference>/verify/":                     CODE_PAGE,
     "requests/<str:reference>/verify/<str:token>/":         CODE_PAGE,
