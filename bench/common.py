@@ -18,7 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
+# One Redis database for every benchmark (they run one at a time, and each empties it
+# first): BENCH_REDIS, else REDIS_URL's, so that on a shared machine a benchmark stays in
+# the database its user was given and never empties another's.
+REDIS = os.environ.get("BENCH_REDIS") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13"
 
 
 def product_env(database: str, **extra: str) -> dict[str, str]:

@@ -40,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
+    REDIS,
     ROOT,
     fresh_product,
     gunicorn,
@@ -52,7 +53,6 @@ from bench.common import (
 )
 
 APP_DB = "dsr_bench_intake_app"
-REDIS = "redis://127.0.0.1:6379/12"
 PORT = 8793
 THREADS = 2
 TOKEN = "bench-intake-integration-token"
