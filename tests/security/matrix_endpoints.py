@@ -155,6 +155,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     "requests/<str:reference>/download/": post(
         page("done", "download/"), lambda w, a: {"code": code_held(w, a, "download")}, target="done",
         effect=downloaded, shows=is_zip_of),
+    "requests/<str:reference>/cancel/": post(
+        page("verified", "cancel/"), target="verified",
+        effect=lambda w: status_of(w.verified_a) == Status.CANCELLED),
+    "brand.css": get("/brand.css"),
+    "favicon.ico": get("/favicon.ico"),
+    "demo/privacy-notice/": get("/demo/privacy-notice/"),
     # public API
     "api/v1/requests/": api_post("/api/v1/requests/", new_filing, effect=filed),
     "api/v1/requests/<str:reference>/": get(api("done"), target="done", shows=shows_reference("done")),
