@@ -1,12 +1,14 @@
-# Production image: gunicorn serving dsr.wsgi, static files served by WhiteNoise.
-# The same image runs the Celery worker and beat (see docker-compose.yml).
+# Production image: gunicorn serving dsr.wsgi with gunicorn.conf.py. In docker-compose.yml
+# nginx sits in front (TLS, static files, buffering slow clients); the app can also serve
+# its static files itself (WhiteNoise). The same image runs the Celery worker and beat.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DSR_VAR_DIR=/tmp/dsr
+    DSR_VAR_DIR=/tmp/dsr \
+    GUNICORN_BIND=0.0.0.0:8000
 
 WORKDIR /app
 
@@ -30,10 +32,11 @@ RUN pip install --no-deps -e . \
     DSR_VAR_DIR=/tmp/dsr-build \
     python manage.py collectstatic --noinput -v 0 \
  && python manage.py compile_catalogues \
- && rm -rf /tmp/dsr-build /tmp/build.sqlite3
+ && rm -rf /tmp/dsr-build /tmp/build.sqlite3 \
+ && chown -R dsr:dsr /app/staticfiles   # compose refreshes it at start, as this user
 
 USER dsr
 
 EXPOSE 8000
 
-CMD ["gunicorn", "dsr.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "dsr.wsgi:application"]

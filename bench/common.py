@@ -18,7 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
+# One Redis database for every benchmark (they run one at a time, and each empties it
+# first): BENCH_REDIS, else REDIS_URL's, so that on a shared machine a benchmark stays in
+# the database its user was given and never empties another's.
+REDIS = os.environ.get("BENCH_REDIS") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13"
 
 
 def product_env(database: str, **extra: str) -> dict[str, str]:
@@ -106,9 +109,10 @@ def processes(*commands: list[str], env: dict[str, str], ready: float = 3.0):
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def gunicorn(port: int, workers: int = 2) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "dsr.wsgi:application", "-b", f"127.0.0.1:{port}",
-            "-w", str(workers), "--log-level", "warning"]
+def gunicorn(port: int) -> list[str]:
+    """gunicorn as production runs it (gunicorn.conf.py: its workers, threads and access log), on ``port``."""
+    return [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
+            "--log-level", "warning", "dsr.wsgi:application"]
 
 
 def celery_worker(concurrency: int = 2) -> list[str]:
@@ -155,11 +159,13 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def summary(workload: str, measure: str, ours: str, floor: str, ratio: float | None, aim: str = "") -> None:
+def summary(workload: str, measure: str, ours: str, floor: str, ratio: float | None, aim: str = "",
+            met: bool | None = None) -> None:
     """One line for the table ``make bench`` prints at the end (bench/run_all.py).
 
     ``ratio`` is ours ÷ floor, in the direction where lower is better (times, or the
-    floor's throughput over ours). Written to $BENCH_SUMMARY when it is set.
+    floor's throughput over ours); ``met`` whether ``aim`` (a target) was reached, None
+    when the line has no target. Written to $BENCH_SUMMARY when it is set.
     """
     import json
 
@@ -168,4 +174,4 @@ def summary(workload: str, measure: str, ours: str, floor: str, ratio: float | N
         return
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"workload": workload, "measure": measure, "ours": ours, "floor": floor,
-                             "ratio": ratio, "aim": aim}) + "\n")
+                             "ratio": ratio, "aim": aim, "met": met}) + "\n")

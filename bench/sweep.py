@@ -25,7 +25,6 @@ inserts one audit row per marker (INSERT ... SELECT), without hash-chaining or e
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -33,10 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import PG, django_setup, product_env, recreate_database, summary, table
+from bench.common import PG, REDIS, django_setup, product_env, recreate_database, summary, table
 
 APP_DB, FLOOR_DB = "dsr_bench_sweep", "dsr_bench_sweep_floor"
-REDIS_DB = os.environ.get("BENCH_SWEEP_REDIS", "redis://127.0.0.1:6379/11")
 OPEN = ["received", "awaiting_verification", "verified", "approved", "in_progress", "review"]
 CLOSED = ["completed", "denied", "cancelled", "expired"]
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -275,7 +273,7 @@ def main() -> None:
     args = parser.parse_args()
 
     recreate_database(APP_DB)
-    env = product_env(APP_DB, REDIS_URL=REDIS_DB, EMAIL_URL="memorymail://", DSR_REMINDER_DAYS="7,2")
+    env = product_env(APP_DB, REDIS_URL=REDIS, EMAIL_URL="memorymail://", DSR_REMINDER_DAYS="7,2")
     env["CELERY_TASK_ALWAYS_EAGER"] = "true"  # beat's task and the mail tasks, in this process
     django_setup(env)
     import psycopg
@@ -288,7 +286,7 @@ def main() -> None:
     from dsr.core import audit
     from dsr.engine import watch
 
-    redis.Redis.from_url(REDIS_DB).flushdb()
+    redis.Redis.from_url(REDIS).flushdb()
     call_command("migrate", verbosity=0)
     today = timezone.localdate()
     started = time.perf_counter()
@@ -335,7 +333,7 @@ def main() -> None:
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
             for name in (FLOOR_DB, APP_DB):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        redis.Redis.from_url(REDIS_DB).flushdb()
+        redis.Redis.from_url(REDIS).flushdb()
 
     total = args.requests + args.closed
     rows = [

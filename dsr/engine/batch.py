@@ -1,6 +1,7 @@
 """Batch erasure: gather a system's ready erase jobs and erase them in one round trip.
 
-Only for connectors with a real ``erase_many``; each job is still settled on its own.
+Only for connectors with a real ``erase_many``; each job is still settled on its own
+(its outcome, audit event and retry), all of them in one transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.base import Action, Connector, ConnectorError
+from dsr.core import audit
 from dsr.core.models import TERMINAL_JOB_STATUSES, ConnectorJob, JobStatus, SystemConnection
 
 from .connections import connector_for, subject_for
@@ -96,15 +98,19 @@ def run_erase_batch(first: ConnectorJob) -> str | None:
         error = ConnectorError(f"unexpected error in the connector: {type(exc).__name__}")
         outcomes = {request_id: error for request_id in subjects}
     status_of_first = None
-    for job in batch:
-        outcome = outcomes[str(job.request_id)]
-        if isinstance(outcome, ConnectorError):
-            status = fail_or_retry(job, outcome.message, permanent=outcome.permanent)
-        else:
-            outcome.result["batch"] = len(batch)
-            status = succeed(job, outcome)
-        if job is first:
-            status_of_first = status
+    # Every outcome, and every request it moves on, in one transaction with one audit
+    # append. Requests are locked in the order of their ids, as every batch does, so two
+    # batches settling jobs of the same requests never wait on each other in a circle.
+    with audit.batch():
+        for job in sorted(batch, key=lambda job: str(job.request_id)):
+            outcome = outcomes[str(job.request_id)]
+            if isinstance(outcome, ConnectorError):
+                status = fail_or_retry(job, outcome.message, permanent=outcome.permanent)
+            else:
+                outcome.result["batch"] = len(batch)
+                status = succeed(job, outcome)
+            if job is first:
+                status_of_first = status
     return status_of_first
 
 

@@ -159,14 +159,23 @@ def advance(request_id: str) -> str | None:
     """
     with audit.batch():
         request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
-        if request is None or request.status != Status.IN_PROGRESS:
-            return request.status if request else None
+        if request is None:
+            return None
+        return advance_locked(request)
+
+
+def advance_locked(request: DataSubjectRequest) -> str:
+    """:func:`advance` for a request the caller has locked (``select_for_update``) in its transaction."""
+    if request.status != Status.IN_PROGRESS:
+        return request.status
+    with audit.batch():
         jobs = list(request.jobs.values_list("id", "phase", "status"))
         open_jobs = [j for j in jobs if j[2] not in TERMINAL_JOB_STATUSES]
         if open_jobs:
             phase = min(p for _, p, _ in open_jobs)
             ready = [str(i) for i, p, s in open_jobs if p == phase and s == JobStatus.PENDING]
-            transaction.on_commit(lambda: enqueue_jobs(ready))
+            if ready:
+                transaction.on_commit(lambda: enqueue_jobs(ready))
             return request.status
         failed = [j for j in jobs if j[2] == JobStatus.FAILED]
         if failed:

@@ -1,7 +1,7 @@
 """A job's outcome, recorded while its claim still holds: success, retry with backoff, or failure.
 
 Every outcome is one conditional UPDATE and one audit event; a terminal outcome
-moves the request on (``fanout.advance``) once the transaction commits.
+moves the request on (``fanout.advance_locked``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from django.utils import timezone
 from connectors.base import Action, Deferred
 from dsr.core import audit, storage
 from dsr.core.audit import Actor
-from dsr.core.models import TERMINAL_JOB_STATUSES, ConnectorJob, JobStatus
+from dsr.core.models import TERMINAL_JOB_STATUSES, ConnectorJob, DataSubjectRequest, JobStatus
 
-from .fanout import advance, enqueue_jobs
+from .fanout import advance_locked, enqueue_jobs
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +142,21 @@ def settle(
     verb: str | None = None,
     **fields: Any,
 ) -> str | None:
-    """Record the outcome while our claim still holds (same attempt, still running or waiting)."""
+    """Record the outcome while our claim still holds (same attempt, still running or waiting).
+
+    A terminal outcome moves the request on in the same transaction (``advance_locked``):
+    one commit, and the job's and the request's audit events appended together. The
+    request row is locked first, before the job's, in the order every other writer of
+    both takes them (an officer's action, intake), so two never wait on each other.
+    """
     now = timezone.now()
-    if status in TERMINAL_JOB_STATUSES:
+    terminal = status in TERMINAL_JOB_STATUSES
+    if terminal:
         fields["finished_at"] = now
     with audit.batch():
+        request = None
+        if terminal:
+            request = DataSubjectRequest.objects.select_for_update().filter(pk=job.request_id).first()
         changed = ConnectorJob.objects.filter(
             pk=job.pk, status__in=[JobStatus.RUNNING, JobStatus.WAITING], attempts=job.attempts
         ).update(status=status, lease_expires_at=None, updated_at=now, **fields)
@@ -159,9 +169,8 @@ def settle(
             request=job.request,
             details={"system": job.system.name, "action": job.action, **(details or {})},
         )
-        if status in TERMINAL_JOB_STATUSES:
-            request_id = str(job.request_id)
-            transaction.on_commit(lambda: advance(request_id))
+        if request is not None:
+            advance_locked(request)
     job.status = status
     return status
 

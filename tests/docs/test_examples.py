@@ -361,8 +361,8 @@ def test_the_production_processes_start(tmp_path):
         if argv[0].endswith("gunicorn"):
             port = free_port()
             args = [program, *[w.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for w in argv[1:]]]
-            process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       text=True)
+            process = subprocess.Popen(args, cwd=ROOT, env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             try:
                 for _ in range(100):
                     try:
