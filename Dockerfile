@@ -30,8 +30,7 @@ RUN pip install --no-deps -e . \
     DSR_ENCRYPTION_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     DSR_VAR_DIR=/tmp/dsr-build \
-    python manage.py collectstatic --noinput -v 0 \
- && python manage.py compile_catalogues \
+    sh -c 'python manage.py collectstatic --noinput -v 0 && python manage.py compile_catalogues' \
  && rm -rf /tmp/dsr-build /tmp/build.sqlite3 \
  && chown -R dsr:dsr /app/staticfiles   # compose refreshes it at start, as this user
 
