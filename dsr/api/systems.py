@@ -20,10 +20,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connectors.base import MAX_COUNT
+from dsr.api.serializers import Text
 from dsr.core.audit import Actor
 from dsr.core.models import ActorType, ConnectorJob, JobStatus, SystemConnection
 from dsr.engine import connections, outcomes
 from dsr.results import suppression
+from dsr.web import ratelimit
 from dsr.web.errors import ErrorSerializer
 from dsr.web.http import bearer_token
 
@@ -35,11 +37,12 @@ def system_for(request: Request) -> SystemConnection:
     system = SystemConnection.objects.filter(token_hash=connections.token_hash(token), enabled=True).first()
     if system is None:
         raise AuthenticationFailed("Unknown or disabled system token.")
+    ratelimit.check_token(request, "system", str(system.pk))
     return system
 
 
 class RecordSerializer(serializers.Serializer):
-    category = serializers.CharField(max_length=100, default="records")
+    category = Text(max_length=100, default="records")
     fields = serializers.DictField()
 
 
@@ -58,11 +61,11 @@ class ResultSerializer(serializers.Serializer):
     found = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
     affected = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
     by_category = CountsByCategory(required=False)
-    identifiers = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+    identifiers = serializers.DictField(child=Text(max_length=200), required=False)
     records = RecordSerializer(many=True, required=False, max_length=100_000)
-    error = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    error = Text(max_length=2000, required=False, allow_blank=True)
     permanent = serializers.BooleanField(default=False)
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    note = Text(max_length=2000, required=False, allow_blank=True)
 
 
 class JobSerializer(serializers.ModelSerializer):

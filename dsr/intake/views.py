@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dsr.core import law, queue, selectors, tokens
@@ -48,7 +49,7 @@ def request_form(request: HttpRequest) -> HttpResponse:
             ratelimit.check_submission(request, sub.email)
         except ratelimit.RateLimited as exc:
             form.add_error(None, exc.detail)
-            return render(request, "dsr/request_form.html", {"form": form}, status=429)
+            return _limited(render(request, "dsr/request_form.html", {"form": form}), exc)
         created = submit_request(sub)
         messages.success(
             request,
@@ -62,34 +63,35 @@ def request_form(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, reference: str) -> HttpResponse:
+    # The same page and answers whatever the request's state: a reference alone reveals nothing.
     subject_request = request_by_reference(reference)
-    if subject_request.status != Status.AWAITING_VERIFICATION:
-        return render(
-            request, "dsr/verify_done.html", {"subject_request": subject_request}, status=200
-        )
     form = CodeForm(request.POST or None)
-    status = 200
+    status, limited = 200, None
     if request.method == "POST":
         status = 400
         if form.is_valid():
             try:
                 ratelimit.check_verification(request, subject_request)
-                verified = verification.verify_code(subject_request, form.cleaned_data["code"])
+                verified = verification.verify_by_reference(subject_request, code=form.cleaned_data["code"])
             except ratelimit.RateLimited as exc:
                 form.add_error("code", exc.detail)
-                status = 429
+                limited = exc
             except verification.VerificationError as exc:
                 form.add_error("code", exc.detail)
                 status = exc.status
             else:
                 _thank(request, verified)
                 return redirect(_status_url(verified))
-    return render(
-        request,
-        "dsr/verify.html",
-        {"form": form, "subject_request": subject_request},
-        status=status,
-    )
+    page = render(request, "dsr/verify.html", {"form": form, "subject_request": subject_request}, status=status)
+    return _limited(page, limited)
+
+
+def _limited(response: HttpResponse, exc: ratelimit.RateLimited | None) -> HttpResponse:
+    """A page refused by a rate limit: 429, and when to try again."""
+    if exc is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _thank(request: HttpRequest, verified) -> None:
@@ -104,45 +106,45 @@ def _thank(request: HttpRequest, verified) -> None:
 def verify_link(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     """GET shows a button; only the POST verifies, so mail scanners that follow links don't."""
     subject_request = request_by_reference(reference)
-    if subject_request.status != Status.AWAITING_VERIFICATION:  # used already, or closed: no code to enter
+    if subject_request.status != Status.AWAITING_VERIFICATION and verification.genuine_link(subject_request, token):
+        # Only the holder of a link we emailed learns that it needs no code now; anyone else,
+        # with a reference and a made-up link, sees the same page whatever the request's state.
         return render(request, "dsr/verify_done.html", {"subject_request": subject_request}, status=200)
-    error = None
+    error, limited = None, None
     if request.method == "POST":
         try:
             ratelimit.check_verification(request, subject_request)
-            verified = verification.verify_link(subject_request, token)
+            verified = verification.verify_by_reference(subject_request, link_token=token)
         except ratelimit.RateLimited as exc:
-            error = exc.detail
+            error, limited = exc.detail, exc
         except verification.VerificationError as exc:
             error = exc.detail
         else:
             _thank(request, verified)
             return redirect(_status_url(verified))
-    return render(
-        request,
-        "dsr/verify_link.html",
-        {"subject_request": subject_request, "error": error},
-        status=400 if error else 200,
-    )
+    page = render(request, "dsr/verify_link.html", {"subject_request": subject_request, "error": error},
+                  status=400 if error else 200)
+    return _limited(page, limited)
 
 
 @require_POST
 def resend(request: HttpRequest, reference: str) -> HttpResponse:
     subject_request = request_by_reference(reference)
-    if subject_request.status == Status.AWAITING_VERIFICATION:
-        _send_code(request, subject_request, Task.SEND_VERIFICATION,
-                   "A new code is on its way. Earlier codes no longer work.")
+    # The same answer whether or not the request still needs a code.
+    _send_code(request, subject_request, Task.SEND_VERIFICATION, gettext(verification.CODE_RESENT),
+               send=subject_request.status == Status.AWAITING_VERIFICATION)
     return redirect("dsr:verify", reference=subject_request.reference)
 
 
-def _send_code(request: HttpRequest, subject_request, task, sent: str) -> None:
-    """Queue a code email, within the resend limit; the page says which happened."""
+def _send_code(request: HttpRequest, subject_request, task, sent: str, *, send: bool = True) -> None:
+    """Queue a code email (if ``send``), within the resend limit; the page says which happened."""
     try:
         ratelimit.check_resend(request, subject_request)
     except ratelimit.RateLimited:
         messages.error(request, "We have sent several codes already. Please wait before asking again.")
     else:
-        queue.enqueue(task, str(subject_request.pk))
+        if send:
+            queue.enqueue(task, str(subject_request.pk))
         messages.success(request, sent)
 
 
@@ -213,6 +215,7 @@ def download(request: HttpRequest, reference: str) -> HttpResponse:
         item, chunks = access.open_download(subject_request)
     except (ratelimit.RateLimited, verification.VerificationError, access.NotReady) as exc:
         form.add_error("code", getattr(exc, "detail", None) or str(exc))
-        return _status_page(request, subject_request, token, form=form, status=getattr(exc, "status", 400))
+        page = _status_page(request, subject_request, token, form=form, status=getattr(exc, "status", 400))
+        return _limited(page, exc if isinstance(exc, ratelimit.RateLimited) else None)
     return zip_response(subject_request, item, chunks)
 

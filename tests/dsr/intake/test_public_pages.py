@@ -103,7 +103,7 @@ def test_a_wrong_code_says_so_on_the_page(client, post_form):
     right = last_code("carol@example.com")
     response = client.post(f"/requests/{reference}/verify/", {"code": "000000" if right != "000000" else "111111"})
     assert response.status_code == 400
-    assert "That code is wrong. 4 tries left." in response.content.decode()
+    assert "That code or link did not work" in response.content.decode()
     assert DataSubjectRequest.objects.get().status == Status.AWAITING_VERIFICATION
 
 
