@@ -451,7 +451,8 @@ DSR_RATE_RESEND_PER_REQUEST = os.environ.get("DSR_RATE_RESEND_PER_REQUEST", "3/h
 DSR_RATE_PER_TOKEN = os.environ.get("DSR_RATE_PER_TOKEN", "600/m")
 # Failed desk and admin logins (a wrong password or second-factor code).
 DSR_RATE_LOGIN_PER_IP = os.environ.get("DSR_RATE_LOGIN_PER_IP", "30/h")
-DSR_RATE_LOGIN_PER_USER = os.environ.get("DSR_RATE_LOGIN_PER_USER", "10/h")
+DSR_RATE_LOGIN_PER_USER = os.environ.get("DSR_RATE_LOGIN_PER_USER", "10/h")  # refuses per client; slows past it
+DSR_LOGIN_SLOWDOWN_SECONDS = _read("DSR_LOGIN_SLOWDOWN_SECONDS", _whole_number, 3)
 DSR_PUBLIC_URL = os.environ.get("DSR_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 DSR_ORGANISATION = os.environ.get("DSR_ORGANISATION", "Example Ltd")
 # Where the person writes to us about their data (an appeal under the US state laws goes here),

@@ -158,27 +158,50 @@ def check_resend(request: Any, subject_request: Any) -> None:
     )
 
 
-def _login_limits(username: str) -> list[tuple[str, str, str | None]]:
-    return [
-        ("login-ip", settings.DSR_RATE_LOGIN_PER_IP, None),
-        ("login-user", settings.DSR_RATE_LOGIN_PER_USER, identifier_hash("username", username.lower())),
-    ]
+def _username_key(username: str) -> str:
+    return identifier_hash("username", username.lower())
 
 
-def _login_usage(request: Any, username: str, *, increment: bool) -> list[dict]:
-    usages = []
-    for group, rate, key in _login_limits(username):
+def _login_limits(request: Any, username: str) -> dict[str, tuple[str, str, str | None]]:
+    """Failed logins, counted per client, per username and client together (these two refuse),
+    and per username from any client (this one only slows each attempt down)."""
+    user = _username_key(username)
+    return {
+        "refuse": ("login-ip", settings.DSR_RATE_LOGIN_PER_IP, None),
+        "refuse-user-client": ("login-user-client", settings.DSR_RATE_LOGIN_PER_USER, _for_client(request, user)),
+        "slow": ("login-user", settings.DSR_RATE_LOGIN_PER_USER, user),
+    }
+
+
+def _login_usage(request: Any, username: str, *, increment: bool) -> dict[str, dict]:
+    usages = {}
+    for name, (group, rate, key) in _login_limits(request, username).items():
         usage = get_usage(_django(request), group=group, key=_key_fn(key), rate=rate, increment=increment)
         if usage is not None:
-            usages.append(usage)
+            usages[name] = usage
     return usages
 
 
+def _used_up(usage: dict) -> bool:
+    return usage["count"] >= usage["limit"]
+
+
 def login_blocked(request: Any, username: str) -> bool:
-    """Desk and admin logins: True once the client IP or the username has used up its failures."""
-    return any(usage["count"] >= usage["limit"] for usage in _login_usage(request, username, increment=False))
+    """Desk and admin logins: True once this client, or this username from this client, has
+    used up its failures. A username's failures from other clients never refuse its owner:
+    past their limit each attempt is slowed down instead (:func:`login_delay`)."""
+    usages = _login_usage(request, username, increment=False)
+    return any(_used_up(usage) for name, usage in usages.items() if name != "slow")
+
+
+def login_delay(request: Any, username: str) -> float:
+    """Seconds to wait before checking a password for ``username``: 0 until the username's
+    failures from all clients pass ``DSR_RATE_LOGIN_PER_USER``, then ``DSR_LOGIN_SLOWDOWN_SECONDS``.
+    A guesser spread over many addresses gets a few tries a minute; the owner still gets in."""
+    usage = _login_usage(request, username, increment=False).get("slow")
+    return float(settings.DSR_LOGIN_SLOWDOWN_SECONDS) if usage and _used_up(usage) else 0.0
 
 
 def count_failed_login(request: Any, username: str) -> None:
-    """A wrong password or a wrong second-factor code: one failure for the IP and the username."""
+    """A wrong password or a wrong second-factor code: one failure for each count."""
     _login_usage(request, username, increment=True)

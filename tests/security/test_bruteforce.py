@@ -550,27 +550,58 @@ def no_device_throttle(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture
+def slept(monkeypatch) -> list[float]:
+    """The login's slow-downs, recorded instead of waited."""
+    waits: list[float] = []
+    monkeypatch.setattr("dsr.desk.login.time.sleep", waits.append)
+    return waits
+
+
+def _fail(client, where, device, failure, ip):
+    password, otp = ("wrong-password", now_code(device)) if failure == "password" else \
+        ("right-password-123", other_code(device))
+    return log_in(client, where, "pat", password, otp, ip=ip)
+
+
 @pytest.mark.parametrize("where", ["desk", "admin"])
 @pytest.mark.parametrize("failure", ["password", "totp"])
-def test_a_username_locks_after_its_failures_from_any_ip(client, where, failure, settings, no_device_throttle):
+def test_a_username_locks_after_its_failures_from_one_client(client, where, failure, settings, no_device_throttle,
+                                                              slept):
     settings.DSR_RATE_LOGIN_PER_USER, settings.DSR_RATE_LOGIN_PER_IP = "4/h", "1000/h"
     _, device = desk_user(role=Role.ADMINISTRATOR)
-    for i in range(4):
-        password, otp = ("wrong-password", now_code(device)) if failure == "password" else \
-            ("right-password-123", other_code(device))
-        response = log_in(client, where, "pat", password, otp, ip=f"198.51.100.{i}")
+    for _ in range(4):
+        response = _fail(client, where, device, failure, "198.51.100.1")
         assert response.status_code == 200 and not logged_in(client)
         assert "Too many failed logins" not in response.content.decode()
-    # The right password and code, from yet another address: refused, and no password was checked.
-    refused = log_in(client, where, "pat", "right-password-123", now_code(device), ip="203.0.113.5")
+    # The right password and code, from that client: refused, and no password was checked.
+    refused = log_in(client, where, "pat", "right-password-123", now_code(device), ip="198.51.100.1")
     assert refused.status_code == (429 if where == "desk" else 200)
     assert "Too many failed logins" in refused.content.decode()
     assert not logged_in(client)
     # Another user is not locked out by it.
     desk_user("sam", Role.ADMINISTRATOR)
     sam = TOTPDevice.objects.get(user__username="sam")
-    assert log_in(client, where, "sam", "right-password-123", now_code(sam), ip="203.0.113.5").status_code == 302
+    assert log_in(client, where, "sam", "right-password-123", now_code(sam), ip="198.51.100.1").status_code == 302
     assert logged_in(client)
+
+
+@pytest.mark.parametrize("where", ["desk", "admin"])
+@pytest.mark.parametrize("failure", ["password", "totp"])
+def test_failures_from_other_clients_slow_the_owner_down_but_never_lock_them_out(
+    client, where, failure, settings, no_device_throttle, slept
+):
+    """The attack: guess pat's password from many addresses. Pat, with the right password and
+    code, still gets in; every attempt past the username's limit waits a little first."""
+    settings.DSR_RATE_LOGIN_PER_USER, settings.DSR_RATE_LOGIN_PER_IP = "4/h", "1000/h"
+    _, device = desk_user(role=Role.ADMINISTRATOR)
+    for i in range(12):
+        response = _fail(client, where, device, failure, f"198.51.100.{i}")
+        assert "Too many failed logins" not in response.content.decode() and not logged_in(client)
+    assert slept == [settings.DSR_LOGIN_SLOWDOWN_SECONDS] * 8  # slowed once past the limit of 4
+    owner = log_in(client, where, "pat", "right-password-123", now_code(device), ip="203.0.113.5")
+    assert owner.status_code == 302 and logged_in(client)
+    assert len(slept) == 9 and slept[-1] > 0
 
 
 @pytest.mark.parametrize("where", ["desk", "admin"])
@@ -586,7 +617,7 @@ def test_one_ip_guessing_across_usernames_is_stopped(client, where, settings, no
     assert log_in(client, where, "pat", "right-password-123", now_code(device), ip="192.0.2.67").status_code == 302
 
 
-def test_login_limits_expire_with_their_window(client, settings, no_device_throttle):
+def test_login_limits_expire_with_their_window(client, settings, no_device_throttle, slept):
     settings.DSR_RATE_LOGIN_PER_USER = "2/h"
     _, device = desk_user()
     with time_machine.travel(timezone.now(), tick=False) as clock:
