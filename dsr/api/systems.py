@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -114,9 +118,19 @@ class SystemJobClaimView(APIView):
                                             409: ErrorSerializer}, summary="Claim a waiting job")
     def post(self, request: Request, job_id: str) -> Response:
         job = _own_job(system_for(request), job_id)
-        if not ConnectorJob.objects.filter(pk=job.pk, status=JobStatus.WAITING).update(
-            claimed_at=timezone.now()
-        ):
+        now = timezone.now()
+        lease = timedelta(seconds=settings.DSR_JOB_LEASE_SECONDS)
+        # A claim holds for the lease: a second claim meanwhile (a second worker of the same
+        # system, or a retry) is refused, so only one of them works the job.
+        claimed = ConnectorJob.objects.filter(pk=job.pk, status=JobStatus.WAITING).filter(
+            Q(claimed_at__isnull=True) | Q(claimed_at__lte=now - lease)
+        ).update(claimed_at=now)
+        if not claimed:
+            job.refresh_from_db()
+            if job.status == JobStatus.WAITING:
+                until = job.claimed_at + lease
+                return Response({"error": "claimed", "fields": {},
+                                 "detail": f"This job is claimed until {until.isoformat()}."}, 409)
             return Response({"error": "not_waiting", "detail": "This job is not waiting.", "fields": {}}, 409)
         job.refresh_from_db()
         return Response(JobSerializer(job).data)
@@ -131,25 +145,36 @@ class SystemJobResultView(APIView):
                               404: ErrorSerializer, 409: ErrorSerializer},
                    summary="Report a job's result (system token, or the job's one-time callback token)")
     def post(self, request: Request, job_id: str) -> Response:
-        job = self._authorised_job(request, job_id)
+        job, callback_digest = self._authorised_job(request, job_id)
         payload = ResultSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         if job.status not in (JobStatus.WAITING, JobStatus.RUNNING):
             return Response({"error": "not_waiting", "detail": "This job already has its result.", "fields": {}}, 409)
-        outcomes.report(job, payload.validated_data, actor=Actor(ActorType.SYSTEM, job.system.name))
+        with transaction.atomic():
+            # A callback token works once, and is used up only by a result we accept: a
+            # malformed body (400 above) leaves it for the corrected retry.
+            if callback_digest and not ConnectorJob.objects.filter(
+                pk=job.pk, callback_token_hash=callback_digest
+            ).update(callback_token_hash=""):
+                raise AuthenticationFailed("This callback token has been used.")
+            outcomes.report(job, payload.validated_data, actor=Actor(ActorType.SYSTEM, job.system.name))
         job.refresh_from_db()
         return Response({"id": str(job.pk), "status": job.status})
 
-    def _authorised_job(self, request: Request, job_id: str) -> ConnectorJob:
+    def _authorised_job(self, request: Request, job_id: str) -> tuple[ConnectorJob, str]:
+        """The job, and the callback token's hash when that is what was sent ("" for a system token)."""
         token = bearer_token(request)
         if not token:
             raise NotAuthenticated("Send the system token or the job's callback token.")
         digest = connections.token_hash(token)
-        with transaction.atomic():
-            # A callback token works once: it is cleared as it is used.
-            if ConnectorJob.objects.filter(pk=job_id, callback_token_hash=digest).update(callback_token_hash=""):
-                return ConnectorJob.objects.select_related("request", "system").get(pk=job_id)
-        return _own_job(system_for(request), job_id)
+        job = ConnectorJob.objects.select_related("request", "system").filter(
+            pk=job_id, callback_token_hash=digest
+        ).first()
+        if job is not None:
+            if not connections.callback_token_alive(job):
+                raise AuthenticationFailed("This callback token has expired with the request's deadline.")
+            return job, digest
+        return _own_job(system_for(request), job_id), ""
 
 
 class SuppressionCheckSerializer(serializers.Serializer):

@@ -225,11 +225,11 @@ def test_a_callback_token_dies_with_its_job(api, waiting_job, django_capture_on_
     job, [token] = waiting_job((202, None))
     with django_capture_on_commit_callbacks(execute=True):
         skip_job(job, reason="vendor confirmed by phone", actor=Actor.scheduler())
-    late = report(api, job, token, django_capture_on_commit_callbacks)
-    assert late.status_code == 409
+    for _ in range(2):  # refused each time, and the refusal uses nothing up
+        late = report(api, job, token, django_capture_on_commit_callbacks)
+        assert late.status_code == 409
     job.refresh_from_db()
     assert job.status == "skipped" and job.affected is None
-    assert report(api, job, token, django_capture_on_commit_callbacks).status_code == 401
 
 
 def test_a_callback_token_opens_no_other_endpoint(api, waiting_job):
