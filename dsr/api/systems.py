@@ -7,9 +7,8 @@ with the one-time callback token it was sent with the job instead.
 
 from __future__ import annotations
 
-from typing import Any
-
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
