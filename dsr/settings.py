@@ -176,6 +176,7 @@ MIDDLEWARE = [
     # The header middleware sit outermost, so that every response carries their headers,
     # early refusals (a bad Host, an oversized body) too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dsr.web.private.NoStore",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "dsr.web.middleware.BodySizeLimit",
