@@ -439,7 +439,8 @@ DSR_DEFAULT_REGIME = os.environ.get("DSR_DEFAULT_REGIME", "gdpr")
 DSR_CODE_TTL_MINUTES = _read("DSR_CODE_TTL_MINUTES", _positive_int, 30)
 DSR_CODE_MAX_ATTEMPTS = _read("DSR_CODE_MAX_ATTEMPTS", _positive_int, 5)
 DSR_UNVERIFIED_EXPIRY_DAYS = _read("DSR_UNVERIFIED_EXPIRY_DAYS", _positive_int, 14)
-DSR_STATUS_LINK_DAYS = _read("DSR_STATUS_LINK_DAYS", _positive_int, 180)
+# A status link (and the cookie it sets) lives this long; each visit to the page renews the cookie.
+DSR_STATUS_LINK_DAYS = _read("DSR_STATUS_LINK_DAYS", _positive_int, 30)
 # What each limit protects: the README's "Security" section.
 DSR_RATE_SUBMIT_PER_IP = os.environ.get("DSR_RATE_SUBMIT_PER_IP", "20/h")
 DSR_RATE_SUBMIT_PER_EMAIL = os.environ.get("DSR_RATE_SUBMIT_PER_EMAIL", "5/h")  # per address and client
@@ -486,6 +487,9 @@ DSR_EXPORT_DIR = os.environ.get("DSR_EXPORT_DIR") or str(VAR_DIR / "exports")
 DSR_JOB_LEASE_SECONDS = _read("DSR_JOB_LEASE_SECONDS", _positive_int, 300)
 DSR_JOB_REQUEUE_AFTER_SECONDS = _read("DSR_JOB_REQUEUE_AFTER_SECONDS", _positive_int, 60)
 DSR_EMAIL_RESEND_AFTER_SECONDS = _read("DSR_EMAIL_RESEND_AFTER_SECONDS", _positive_int, 600)
+# How old an unsent claim on a once-only email must be before another task may send it:
+# longer than any send takes (a worker that died mid-send leaves such a claim).
+DSR_EMAIL_CLAIM_SECONDS = _read("DSR_EMAIL_CLAIM_SECONDS", _positive_int, 900)
 DSR_RETRY_BASE_SECONDS = _read("DSR_RETRY_BASE_SECONDS", float, 10.0)
 DSR_RETRY_MAX_SECONDS = _read("DSR_RETRY_MAX_SECONDS", float, 3600.0)
 DSR_BUNDLE_DAYS = _read("DSR_BUNDLE_DAYS", _positive_int, 7)

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers as drf
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.request import Request
@@ -118,14 +118,8 @@ class RequestResendView(APIView):
 
 class RequestStatusView(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "token", str, OpenApiParameter.QUERY, required=False,
-                description="The status token (or send 'Authorization: Bearer <token>').",
-            )
-        ],
         responses={200: RequestStatusSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
-        summary="Status of one's own request",
+        summary="Status of one's own request (send 'Authorization: Bearer <status token>')",
     )
     def get(self, request: Request, reference: str) -> Response:
         token = bearer_token(request)

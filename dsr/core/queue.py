@@ -111,13 +111,6 @@ def waiting_job_messages() -> int | None:
     return backlog(settings.DSR_JOB_QUEUES.values())
 
 
-def waiting_mail_messages() -> int | None:
-    """How many messages wait in any queue; None if unknown. The email sweep waits while the
-    broker holds anything: a busy worker may still be about to send the email it would queue
-    again (as it did when every task shared one queue)."""
-    return backlog([current_app.conf.task_default_queue, *settings.DSR_JOB_QUEUES.values()])
-
-
 def backlog(names: Iterable[str]) -> int | None:
     """How many messages wait in the queues ``names``; None if the broker cannot tell."""
     app = current_app

@@ -227,7 +227,7 @@ class RequestActionView(DeskAPIView):
                    responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 404: ErrorSerializer,
                               409: ErrorSerializer, **REFUSED},
                    summary="An action on a request: approve, deny, extend, assign, note, regime, release, "
-                   "reissue, close, complete, decide, keep, withhold, told, read, message")
+                   "reissue, close, complete, decide, keep, withhold, told, read, message, revoke (the status links)")
     def post(self, request: Request, request_id: str, action: str) -> Response:
         subject_request = request_by_key(request_id)
         try:

@@ -36,19 +36,26 @@ def send_verification(self, request_id: str) -> None:
     request = DataSubjectRequest.objects.filter(pk=request_id).first()
     if request is None or request.status != Status.AWAITING_VERIFICATION:
         return
-    issued = verification.issue_code(request)
-    context = {
-        "request": request,
-        "code": issued.code,
-        "ttl_minutes": settings.DSR_CODE_TTL_MINUTES,
-        "verify_url": emails.absolute(
-            reverse("dsr:verify-link", args=[request.reference, issued.link_token])
-        ),
-        "code_url": emails.absolute(reverse("dsr:verify", args=[request.reference])),
-        "status_url": emails.absolute(status_path(request)),
-        "duplicate_of": request.duplicate_of,
-    }
-    emails.send("acknowledgement", to=request.email, context=context, request=request)
+
+    def context() -> dict:
+        issued = verification.issue_code(request)  # only once we send: a new code voids the last
+        return {
+            "request": request,
+            "code": issued.code,
+            "ttl_minutes": settings.DSR_CODE_TTL_MINUTES,
+            "verify_url": emails.absolute(
+                reverse("dsr:verify-link", args=[request.reference, issued.link_token])
+            ),
+            "code_url": emails.absolute(reverse("dsr:verify", args=[request.reference])),
+            "status_url": emails.absolute(status_path(request)),
+            "duplicate_of": request.duplicate_of,
+        }
+
+    # The first email (the acknowledgement) goes once, however many tasks set out to send it;
+    # a code the person asks for again afterwards is sent each time.
+    once = "acknowledgement" if request.acknowledged_at is None else ""
+    if not emails.send("acknowledgement", to=request.email, context=context, request=request, once=once):
+        return
     with transaction.atomic():
         first = DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now()
@@ -69,8 +76,9 @@ def send_receipt(request_id: str) -> None:
     if request is None:
         return
     status_url = emails.absolute(status_path(request))
-    emails.send("received", to=request.email, context={"request": request, "status_url": status_url},
-                request=request)
+    if not emails.send("received", to=request.email, context={"request": request, "status_url": status_url},
+                       request=request, once="receipt"):
+        return  # another task sent it, or is sending it
     with transaction.atomic():
         if DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now()
@@ -119,11 +127,10 @@ def resend_unacknowledged() -> int:
     A request waiting for its code gets the verification email again; one a trusted
     integration filed (verified at once, so never sent a code) gets its receipt again;
     a closed request whose outcome email was never sent gets that again, and so does an
-    officer's message never emailed. Nothing is queued while the queue still holds
-    messages: the lost one may be among them.
+    officer's message never emailed. Queuing one that is in fact still on its way is
+    harmless: each of these emails has a sent marker claimed before sending
+    (``emails.send(once=...)``), so only one task sends it.
     """
-    if queue.waiting_mail_messages():
-        return 0
     now = timezone.now()
     wait, window = timedelta(seconds=settings.DSR_EMAIL_RESEND_AFTER_SECONDS), timedelta(
         days=settings.DSR_UNVERIFIED_EXPIRY_DAYS

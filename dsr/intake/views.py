@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from dsr.core import law, queue, selectors, tokens
 from dsr.core.models import Status
@@ -25,6 +26,11 @@ from dsr.web.http import zip_response
 
 def _status_url(request_obj) -> str:
     return tokens.status_path(request_obj)
+
+
+def _to_status_page(subject_request) -> HttpResponse:
+    """Just verified: on to the status page, its token in the cookie rather than the address."""
+    return _keep_token(redirect("dsr:status", reference=subject_request.reference), subject_request)
 
 
 def _sent_as_utf8(request: HttpRequest) -> bool:
@@ -81,7 +87,7 @@ def verify(request: HttpRequest, reference: str) -> HttpResponse:
                 status = exc.status
             else:
                 _thank(request, verified)
-                return redirect(_status_url(verified))
+                return _to_status_page(verified)
     page = render(request, "dsr/verify.html", {"form": form, "subject_request": subject_request}, status=status)
     return _limited(page, limited)
 
@@ -121,7 +127,7 @@ def verify_link(request: HttpRequest, reference: str, token: str) -> HttpRespons
             error = exc.detail
         else:
             _thank(request, verified)
-            return redirect(_status_url(verified))
+            return _to_status_page(verified)
     page = render(request, "dsr/verify_link.html", {"subject_request": subject_request, "error": error},
                   status=400 if error else 200)
     return _limited(page, limited)
@@ -148,9 +154,11 @@ def _send_code(request: HttpRequest, subject_request, task, sent: str, *, send: 
         messages.success(request, sent)
 
 
-def _with_token(request: HttpRequest, reference: str):
-    """The person's own request, or None: the status token must be for this very request."""
-    token = request.GET.get("t") or request.POST.get("t", "")
+def _with_token(request: HttpRequest, reference: str, token: str | None = None):
+    """The person's own request, or None: the status token (the form's or an older email's
+    ``?t=``, else the cookie the status link set) must be for this very request."""
+    if token is None:
+        token = request.POST.get("t") or request.GET.get("t") or request.COOKIES.get(tokens.COOKIE, "")
     try:
         subject_request = request_by_reference(reference)
     except Http404:
@@ -160,11 +168,32 @@ def _with_token(request: HttpRequest, reference: str):
     return subject_request, token
 
 
+def _keep_token(response: HttpResponse, subject_request) -> HttpResponse:
+    """A fresh status token in an HttpOnly cookie that only this request's pages receive."""
+    response.set_cookie(
+        tokens.COOKIE, tokens.status_token(subject_request), max_age=settings.DSR_STATUS_LINK_DAYS * 86400,
+        path=tokens.status_cookie_path(subject_request), secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True, samesite="Lax",
+    )
+    return response
+
+
+@require_safe
+def open_status(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    """The link in every email: keeps the token in a cookie and moves on to the token-free page,
+    so the token is in no later address (access logs, ``Referer``, the browser's history)."""
+    subject_request, _ = _with_token(request, reference, token)
+    if subject_request is None:
+        return render(request, "dsr/status_denied.html", status=404)
+    return _keep_token(redirect("dsr:status", reference=subject_request.reference), subject_request)
+
+
 def status(request: HttpRequest, reference: str) -> HttpResponse:
     subject_request, token = _with_token(request, reference)
     if subject_request is None:
         return render(request, "dsr/status_denied.html", status=404)
-    return _status_page(request, subject_request, token)
+    # ``?t=`` still opens it: the links in emails sent before status links opened as above.
+    return _keep_token(_status_page(request, subject_request, token), subject_request)
 
 
 def _status_page(request: HttpRequest, subject_request, token: str, *, form=None, status: int = 200):
@@ -189,7 +218,7 @@ def _status_page(request: HttpRequest, subject_request, token: str, *, form=None
 
 @require_POST
 def download_code(request: HttpRequest, reference: str) -> HttpResponse:
-    subject_request, token = _with_token(request, reference)
+    subject_request, _ = _with_token(request, reference)
     if subject_request is None:
         return render(request, "dsr/status_denied.html", status=404)
     item = selectors.current_bundle(subject_request)
@@ -198,7 +227,7 @@ def download_code(request: HttpRequest, reference: str) -> HttpResponse:
     else:
         _send_code(request, subject_request, Task.SEND_DOWNLOAD_CODE,
                    "We have emailed you a download code. It works once.")
-    return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}?t={token}#download")
+    return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}#download")
 
 
 @require_POST

@@ -29,6 +29,7 @@ from tests.security.matrix_world import (
     link_held,
     reference,
     reload,
+    status_held,
     status_of,
 )
 
@@ -142,6 +143,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     # public pages
     "": get("/"),
     "requests/<str:reference>/": get(page("done"), target="done", shows=shows_reference("done")),
+    "i18n/setlang/": post("/i18n/setlang/", lambda w, a: {"language": "en"}),
+    "requests/<str:reference>/open/<str:token>/": get(
+        lambda w, a: page("done", f"open/{status_held(w, a)}/")(w, a), target="done"),
     "requests/<str:reference>/verify/": post(
         page("new", "verify/"), lambda w, a: {"code": code_held(w, a)}, target="new", effect=verified),
     "requests/<str:reference>/verify/<str:token>/": post(

@@ -85,6 +85,8 @@ MATRIX: dict[str, tuple] = {
     # route                                                 anon   own    A→B    tokA→B officer admin  auditor sysA   sysB   integ  offtok
     "":                                                     ALL_200,
     "requests/<str:reference>/":                            OWN_PAGE,
+    "i18n/setlang/":                                        (302,) * 11,  # a language choice, for anyone
+    "requests/<str:reference>/open/<str:token>/":           (404, 302, 404, 404, 404, 404, 404, 404, 404, 404, 404),
     "requests/<str:reference>/verify/":                     CODE_PAGE,
     "requests/<str:reference>/verify/<str:token>/":         CODE_PAGE,
     "requests/<str:reference>/resend/":                     (302,) * 11,  # only ever mails the address on file
@@ -290,6 +292,7 @@ def test_matrix_row(route, django_capture_on_commit_callbacks):
         finally:
             transaction.savepoint_rollback(savepoint)
             cache.clear()
+            w.client.cookies.clear()  # each caller has a browser of their own (the status cookie)
     assert not failures, f"{route}:\n  " + "\n  ".join(failures)
 
 

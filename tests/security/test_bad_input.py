@@ -449,18 +449,16 @@ def test_nul_in_query_params_and_paths_finds_nothing(api, client, officer):
     ]:
         assert_error(api.get(f"/api/v1/desk/requests/?{params}", **OFFICER), 400, "invalid")
     token = status_token(request)
-    assert_error(api.get(f"/api/v1/requests/{request.reference}/?token=%00"), 404, "not_found")
+    url = f"/api/v1/requests/{request.reference}/"
+    assert_error(api.get(url, HTTP_AUTHORIZATION="Bearer \x00"), 404, "not_found")
+    assert_error(api.get(url, HTTP_AUTHORIZATION=f"Bearer {token}\x00"), 404, "not_found")
     assert_error(
-        api.get(f"/api/v1/requests/{request.reference}/?token={token}%00"), 404, "not_found"
-    )
-    assert_error(
-        api.get(f"/api/v1/requests/{request.reference}%00/?token={token}"), 404, "not_found"
+        api.get(f"/api/v1/requests/{request.reference}%00/", HTTP_AUTHORIZATION=f"Bearer {token}"), 404, "not_found"
     )
     assert client.get(f"/requests/{request.reference}/?t=%00").status_code == 404
+    assert client.get(f"/requests/{request.reference}/open/%00/").status_code == 404
     assert client.get(f"/requests/{request.reference}%00/verify/").status_code == 404
-    assert (
-        api.get(f"/api/v1/requests/{request.reference}/?token={token}").status_code == 200
-    )  # the control
+    assert api.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200  # the control
 
 
 def test_nul_in_a_systems_file_is_a_clear_error(tmp_path):

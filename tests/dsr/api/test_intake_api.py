@@ -403,9 +403,16 @@ def test_an_expired_status_token_is_refused(api, verified_request):
     with override_settings(DSR_STATUS_LINK_DAYS=0):
         # max_age 0 days: any token issued before now has expired.
         response = api.get(
-            f"/api/v1/requests/{created['reference']}/?token={verified['status_token']}"
+            f"/api/v1/requests/{created['reference']}/", HTTP_AUTHORIZATION=f"Bearer {verified['status_token']}"
         )
     assert response.status_code == 404
+
+
+def test_a_status_token_in_the_address_is_not_taken(api, verified_request):
+    """Access logs keep addresses: the API takes the token from the Authorization header only."""
+    created, verified = verified_request()
+    response = api.get(f"/api/v1/requests/{created['reference']}/?token={verified['status_token']}")
+    assert response.status_code == 401
 
 
 # --- rate limits on filing ------------------------------------------------------------
