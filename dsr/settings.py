@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -116,6 +117,16 @@ def _kinds(raw: str) -> frozenset[str]:
     if unknown:
         raise ValueError(f"unknown request kinds: {', '.join(sorted(unknown))}")
     return frozenset(kinds)
+
+
+def _brand_colour(raw: str) -> str:
+    from dsr.core.branding import readable_text_on
+
+    value = raw.strip().lower()
+    if not re.fullmatch(r"#[0-9a-f]{6}", value):
+        raise ValueError("expected a colour as #rrggbb, e.g. #0b5cad")
+    readable_text_on(value)  # raises ValueError naming the contrast when no text colour is readable on it
+    return value
 
 
 def _local_secret(filename: str, make: Callable[[], str]) -> str:
@@ -319,6 +330,8 @@ LANGUAGES = [
     ("pl", "Polski"),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates on the public side use the language's DATE_FORMAT; dsr/formats/ overrides a language's.
+FORMAT_MODULE_PATH = ["dsr.formats"]
 LANGUAGE_COOKIE_NAME = "dsr_language"
 LANGUAGE_COOKIE_SECURE = not DEBUG
 LANGUAGE_COOKIE_SAMESITE = "Lax"
@@ -415,7 +428,8 @@ CONTENT_SECURITY_POLICY = {
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
-        "accelerometer", "ambient-light-sensor", "autoplay", "bluetooth", "browsing-topics",
+        # Only features Chromium knows: it warns on the console about any other name.
+        "accelerometer", "autoplay", "browsing-topics",
         "camera", "display-capture", "encrypted-media", "geolocation", "gyroscope", "hid",
         "idle-detection", "magnetometer", "microphone", "midi", "payment", "serial", "usb",
         "xr-spatial-tracking",
@@ -467,6 +481,13 @@ DSR_DPO_CONTACT = os.environ.get("DSR_DPO_CONTACT", "")
 # country: the access bundle then says its records of the person's requests stay there.
 DSR_DATA_COUNTRY = _read("DSR_DATA_COUNTRY", _country, "")
 
+# Branding of the public pages, the emails and the access bundle. The demo (DSR_DEMO) has its own
+# defaults below; a brand colour on which neither dark nor white text is readable (WCAG AA,
+# 4.5:1) stops start-up.
+DSR_LOGO_URL = os.environ.get("DSR_LOGO_URL", "")
+DSR_PRIVACY_NOTICE_URL = os.environ.get("DSR_PRIVACY_NOTICE_URL", "")
+DSR_BRAND_COLOUR: str = _read("DSR_BRAND_COLOUR", _brand_colour, "#0b5cad")
+
 if DSR_DEFAULT_REGIME not in {
     "gdpr", "uk_gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "ucpa", "lgpd", "pipeda",
 }:
@@ -517,6 +538,12 @@ DSR_AUTO_RELEASE_KINDS = _read("DSR_AUTO_RELEASE_KINDS", _release_kinds, frozens
 DSR_DEMO = _read("DSR_DEMO", _bool, DEBUG or TESTING)
 DSR_DEMO_WEBHOOK_SECRET = os.environ.get("DSR_DEMO_WEBHOOK_SECRET", "demo-marketing-signing-secret")
 DSR_DEMO_MAILCHIMP_KEY = os.environ.get("DSR_DEMO_MAILCHIMP_KEY", "demo-newsletter-api-key-us1")
+if DSR_DEMO:  # the demo shop's branding, where the environment sets none
+    DSR_LOGO_URL = DSR_LOGO_URL or "/static/dsr/demo-logo.svg"
+    DSR_PRIVACY_NOTICE_URL = DSR_PRIVACY_NOTICE_URL or "/demo/privacy-notice/"
+    DSR_DPO_CONTACT = DSR_DPO_CONTACT or "Data protection officer, dpo@example.org"
+    if not os.environ.get("DSR_BRAND_COLOUR"):
+        DSR_BRAND_COLOUR = "#0f5c55"
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile-jobs": {"task": "dsr.tasks.reconcile", "schedule": 60.0},

@@ -9,7 +9,10 @@ from dsr.api import views as api
 from dsr.desk import api as desk_api
 from dsr.desk import api_reads as desk_reads
 from dsr.intake import views
-from dsr.web import converters  # noqa: F401 - registers the <request:…> converter
+from dsr.web import (
+    assets,
+    converters,  # noqa: F401 - registers the <request:…> converter
+)
 
 app_name = "dsr"
 
@@ -22,6 +25,7 @@ public = [
     path("requests/<str:reference>/resend/", views.resend, name="resend"),
     path("requests/<str:reference>/download/code/", views.download_code, name="download-code"),
     path("requests/<str:reference>/download/", views.download, name="download"),
+    path("requests/<str:reference>/cancel/", views.cancel, name="cancel"),
 ]
 
 api_v1 = [
@@ -56,6 +60,8 @@ api_v1 = [
 api_docs = csp_update({"img-src": ["'self'", "data:"]})(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
 
 urlpatterns = [
+    path("brand.css", assets.brand_css, name="brand-css"),
+    path("favicon.ico", assets.favicon, name="favicon"),
     path("", include((public + [path("api/v1/", include(api_v1))], "dsr"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
@@ -67,10 +73,11 @@ urlpatterns = [
 
 if settings.DSR_DEMO:
     from dsr.demo_shop import mailchimp
-    from dsr.demo_shop.views import marketing_webhook
+    from dsr.demo_shop.views import marketing_webhook, privacy_notice
 
     urlpatterns += [
         path("demo/marketing-webhook/", marketing_webhook, name="demo-marketing-webhook"),
+        path("demo/privacy-notice/", privacy_notice, name="demo-privacy-notice"),
         path("demo/mailchimp/3.0/", include(mailchimp.urlpatterns)),
     ]
 

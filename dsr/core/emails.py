@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import css_inline
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import make_msgid
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from . import law
 from .audit import redact
+from .branding import absolute_url, brand
 from .models import DataSubjectRequest, EmailLog, EmailSent, EmailStatus
 
 logger = logging.getLogger(__name__)
@@ -38,13 +40,26 @@ def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
     The subject is collapsed to one line, so nothing a person typed can add a header. An
     email about a request cites that request's law (``law``), never another's.
     """
-    context = {"organisation": settings.DSR_ORGANISATION, **context}
+    current = brand()
+    context = {
+        "organisation": current.organisation,
+        "brand": current,
+        "logo_url": absolute_url(current.logo_url),
+        "privacy_notice_url": absolute_url(current.privacy_notice_url),
+        **context,
+    }
     if "request" in context and "law" not in context:
         context["law"] = law.for_request(context["request"])
     subject = " ".join(render_to_string(f"emails/{template}.subject.txt", context).split())
     text = render_to_string(f"emails/{template}.txt", context)
-    html = render_to_string(f"emails/{template}.html", context)
+    html = _INLINER.inline(render_to_string(f"emails/{template}.html", {**context, "subject": subject}))
     return subject[:200], text, html
+
+
+# The layout's stylesheet goes into style attributes, where every mail program reads it; the
+# phone-width @media rules stay in <style> for those that honour them. Nothing is fetched.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
 
 
 def _domain() -> str:

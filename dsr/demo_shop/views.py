@@ -10,7 +10,8 @@ import json
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -43,3 +44,8 @@ def marketing_webhook(request: HttpRequest) -> JsonResponse:
         affected, _ = contacts.delete()
         return JsonResponse({"status": "completed", "affected": affected, "by_category": {"contacts": affected}})
     return JsonResponse({"status": "failed", "error": f"unsupported action {action}", "permanent": True})
+
+
+def privacy_notice(request: HttpRequest) -> HttpResponse:
+    """The demo shop's privacy notice, which the demo's branding links to (DSR_PRIVACY_NOTICE_URL)."""
+    return render(request, "demo_shop/privacy_notice.html")

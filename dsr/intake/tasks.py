@@ -49,6 +49,8 @@ def send_verification(self, request_id: str) -> None:
             "code_url": emails.absolute(reverse("dsr:verify", args=[request.reference])),
             "status_url": emails.absolute(status_path(request)),
             "duplicate_of": request.duplicate_of,
+            # Sent before: this code replaces that one (issue_code has superseded it), and the email says so.
+            "resent": request.acknowledged_at is not None,
         }
 
     # The first email (the acknowledgement) goes once, however many tasks set out to send it;

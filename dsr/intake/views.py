@@ -16,7 +16,7 @@ from dsr.core import law, queue, selectors, tokens
 from dsr.core.models import Status
 from dsr.core.queue import Task
 from dsr.core.selectors import next_step, request_by_reference
-from dsr.intake import verification
+from dsr.intake import verification, withdrawal
 from dsr.intake.forms import CodeForm, RequestForm
 from dsr.intake.submission import submit_request
 from dsr.results import access
@@ -46,7 +46,14 @@ def _sent_as_utf8(request: HttpRequest) -> bool:
 
 @require_http_methods(["GET", "POST"])
 def request_form(request: HttpRequest) -> HttpResponse:
-    form = RequestForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("step") == "kind":
+        # Without JavaScript: once the kind is chosen, show what it needs; nothing else is checked yet.
+        form = RequestForm(initial=request.POST.dict())
+        if form.chosen["kind"]:
+            return render(request, "dsr/request_form.html", {"form": form})
+        form.refuse_kind()
+        return render(request, "dsr/request_form.html", {"form": form}, status=400)
+    form = RequestForm(request.POST or None, initial={"kind": request.GET.get("kind", "")})
     if request.method == "POST" and not _sent_as_utf8(request):
         form.add_error(None, "The form arrived in a character encoding we cannot read. Please send it again.")
     if request.method == "POST" and form.is_valid():
@@ -196,6 +203,13 @@ def status(request: HttpRequest, reference: str) -> HttpResponse:
     return _keep_token(_status_page(request, subject_request, token), subject_request)
 
 
+# Where an open request is on the way the status page lists: confirm, review, work, answer.
+_STEP = {
+    Status.RECEIVED: 0, Status.AWAITING_VERIFICATION: 0, Status.VERIFIED: 1,
+    Status.APPROVED: 2, Status.IN_PROGRESS: 2, Status.REVIEW: 3,
+}
+
+
 def _status_page(request: HttpRequest, subject_request, token: str, *, form=None, status: int = 200):
     item = selectors.current_bundle(subject_request)
     return render(
@@ -203,6 +217,8 @@ def _status_page(request: HttpRequest, subject_request, token: str, *, form=None
         "dsr/status.html",
         {
             "subject_request": subject_request,
+            "step": _STEP.get(subject_request.status),
+            "can_cancel": withdrawal.can_withdraw(subject_request),
             "law": law.for_request(subject_request),
             "next_step": next_step(subject_request),
             "other_url": _status_url(subject_request.duplicate_of)
@@ -248,3 +264,19 @@ def download(request: HttpRequest, reference: str) -> HttpResponse:
         return _limited(page, exc if isinstance(exc, ratelimit.RateLimited) else None)
     return zip_response(subject_request, item, chunks)
 
+
+
+@require_POST
+def cancel(request: HttpRequest, reference: str) -> HttpResponse:
+    """The person withdraws their request from its status page; only before work has started."""
+    subject_request, token = _with_token(request, reference)
+    if subject_request is None:
+        return render(request, "dsr/status_denied.html", status=404)
+    try:
+        withdrawal.withdraw(subject_request)
+    except withdrawal.TooLate:
+        messages.error(request, "Work on this request has started, so it can no longer be cancelled here. "
+                                "Write to our privacy team if you want it stopped.")
+    else:
+        messages.success(request, "Your request is cancelled. We will do nothing more with it.")
+    return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}?t={token}")

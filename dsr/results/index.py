@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html_join
 
 from dsr.core import law, recipients, transfers
+from dsr.core.branding import absolute_url, brand
 from dsr.core.models import DataSubjectRequest, SystemConnection
 
 PAGE_ROWS = 200
@@ -77,6 +78,7 @@ def render_pages(request: DataSubjectRequest, plan: CategoryPlan, rows: Iterator
             "previous": page_path(plan, number - 1).rsplit("/", 1)[-1] if number > 1 else "",
             "next": page_path(plan, number + 1).rsplit("/", 1)[-1] if number < total else "",
             "back": "../" * (plan.path.count("/")) + "index.html",
+            "brand": brand(),
         })
         return page_path(plan, number), html
 
@@ -126,4 +128,7 @@ def render_index(request: DataSubjectRequest, info: dict[str, Any], plans: list[
         "controller_address": settings.DSR_CONTROLLER_ADDRESS,
         "contact": settings.DSR_CONTACT_EMAIL,
         "dpo": settings.DSR_DPO_CONTACT,
+        # No logo: an image from our site would be fetched each time the person opens their own copy.
+        "brand": brand(),
+        "privacy_notice_url": absolute_url(settings.DSR_PRIVACY_NOTICE_URL),
     })

@@ -185,28 +185,39 @@ def test_the_form_reports_errors_without_javascript(live_server, new_page):
 
     page = new_page(java_script_enabled=False)
     page.goto(f"{live_server.url}/")
-    form = page.locator("form").filter(has=page.get_by_role("button", name="Send my request"))
+    form = page.locator("form").filter(has=page.locator("button", has_text="Send my request"))
     assert form.get_attribute("novalidate") is not None
 
-    # Nothing filled in: the server answers with the form and an error beside each field.
+    # The kind comes first: Continue without one, and the server says what is missing.
+    expect(page.get_by_role("button", name="Send my request")).to_be_hidden()
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="Continue").click()
+    assert posted.value.status == 400
+    expect(page.locator("#id_kind_error")).to_have_text("Choose what you want us to do with your data.")
+    expect(page.locator("#error-summary a")).to_have_text(["Choose what you want us to do with your data."])
+
+    # Access chosen: the rest of the form, and nothing filled in: an error beside each field.
+    page.get_by_label("Access").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("#id_email")).to_be_visible()
+    expect(page.locator("#changes")).to_be_hidden()  # corrections are for a rectification only
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Send my request").click()
     assert posted.value.status == 400
     expect(page.get_by_role("heading", level=1)).to_have_text("Make a privacy request")
     assert page.url == f"{live_server.url}/"
     expect(page.locator("#error-summary")).to_be_visible()
-    for field in ("email", "kind"):
-        expect(page.locator(f"#id_{field}_error")).to_be_visible()
-        expect(page.locator(f"#id_{field}_error")).to_have_text("This field is required.")
-    # Beside their fields: the email error in the email field's block, kind's in its fieldset.
+    expect(page.locator("#id_email_error")).to_have_text(
+        "Enter your email address: we send the code to confirm it is you there.")
+    expect(page.locator("#id_country_error")).to_have_text(
+        "Choose the country where you live: it decides which law applies.")
+    # Beside their fields: the email error in the email field's block.
     expect(page.locator(".field").filter(has=page.locator("#id_email"))
            .locator("#id_email_error")).to_be_visible()
-    expect(page.locator("fieldset").filter(has=page.locator("#id_kind_0"))
-           .locator("#id_kind_error")).to_be_visible()
+    expect(page.locator("#id_kind_error")).to_have_count(0)
     expect(page.locator("#id_state_error")).to_have_count(0)
 
     # The United States without a state: only the state is wrong.
-    page.get_by_label("Access").check()
     page.locator("#id_email").fill("e2e-nojs@example.com")
     page.locator("#id_country").select_option(value="US")
     page.locator("#id_state").select_option(value="")

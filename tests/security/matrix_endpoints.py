@@ -142,8 +142,9 @@ def content_type_of_user(w: World, a: str) -> str:
 ENDPOINTS: dict[str, Endpoint] = {
     # public pages
     "": get("/"),
+    # Django's set_language: sets the language cookie and sends the caller back; it touches no request.
+    "i18n/setlang/": post("/i18n/setlang/", lambda w, a: {"language": "de", "next": "/"}),
     "requests/<str:reference>/": get(page("done"), target="done", shows=shows_reference("done")),
-    "i18n/setlang/": post("/i18n/setlang/", lambda w, a: {"language": "en"}),
     "requests/<str:reference>/open/<str:token>/": get(
         lambda w, a: page("done", f"open/{status_held(w, a)}/")(w, a), target="done"),
     "requests/<str:reference>/verify/": post(
@@ -157,6 +158,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     "requests/<str:reference>/download/": post(
         page("done", "download/"), lambda w, a: {"code": code_held(w, a, "download")}, target="done",
         effect=downloaded, shows=is_zip_of),
+    "requests/<str:reference>/cancel/": post(
+        page("verified", "cancel/"), target="verified",
+        effect=lambda w: status_of(w.verified_a) == Status.CANCELLED),
+    "brand.css": get("/brand.css"),
+    "favicon.ico": get("/favicon.ico"),
+    "demo/privacy-notice/": get("/demo/privacy-notice/"),
     # public API
     "api/v1/requests/": api_post("/api/v1/requests/", new_filing, effect=filed),
     "api/v1/requests/<str:reference>/": get(api("done"), target="done", shows=shows_reference("done")),

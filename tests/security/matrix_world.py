@@ -125,6 +125,10 @@ class World:
     def verified_a(self) -> DataSubjectRequest:
         return RequestFactory(kind="erasure", status=Status.VERIFIED, identifiers=dict(ALICE))
 
+    @cached_property
+    def verified_b(self) -> DataSubjectRequest:
+        return RequestFactory(kind="erasure", status=Status.VERIFIED, identifiers=dict(BOB))
+
     def _system(self, name: str) -> SystemConnection:
         system = SystemConnection.objects.create(name=name, connector="pull")
         system.token = f"{name}-token-{'z' * 32}"

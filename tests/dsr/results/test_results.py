@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from dsr.core import law, storage
 from dsr.core.audit import Actor
+from dsr.core.branding import absolute_url
 from dsr.core.models import AuditEvent, DataSubjectRequest, ResultBundle, Status, SystemConnection
 from dsr.core.tokens import status_token
 from dsr.engine import current, fanout
@@ -185,7 +187,9 @@ def test_an_access_request_becomes_a_downloadable_readable_bundle(
     # Readable offline: no external assets; the only web addresses are links to the authority.
     assert not re.search(r"<script|<link|<img|src=|@import|url\(", index)
     links = re.findall(r"https?://[^\s\"<]+", index)
-    assert links and set(links) == {a.url for a in law.for_request(request).authorities}
+    # ... and our own privacy notice (the demo's, here), a link the person may follow, never loaded.
+    notice = absolute_url(settings.DSR_PRIVACY_NOTICE_URL)
+    assert links and set(links) == {a.url for a in law.for_request(request).authorities} | {notice}
     # The stored file is not a readable ZIP, and holds no personal data in clear.
     raw = (storage.export_root() / item.file).read_bytes()
     assert not raw.startswith(b"PK") and b"PK\x03\x04" not in raw and ALICE.encode() not in raw
