@@ -79,14 +79,16 @@ def deliver(to: str, subject: str, text: str, html: str, headers: dict[str, str]
 
 def send(
     template: str, *, to: str, context: dict[str, Any] | Callable[[], dict[str, Any]],
-    request: DataSubjectRequest | None = None, once: str = "",
+    request: DataSubjectRequest | None = None, once: str = "", on_sent: Callable[[], None] | None = None,
 ) -> bool:
     """Render and send; with ``request``, in its thread and logged, the failure too (then raised again).
 
     With ``once`` (a kind of email the request gets once: ``receipt``, ``outcome_denied``...),
     the email's sent marker is claimed first, and nothing is sent when another task holds it;
     a ``context`` given as a function is made only once the claim is ours (it may issue a code).
-    Returns whether this call sent the email, so the caller audits only what went out.
+    Returns whether this call sent the email. ``on_sent`` (the caller's audit) runs in the
+    transaction that marks the email sent, so a worker killed between the two leaves the
+    email unmarked (taken over later), never marked sent with its audit missing.
     """
     if request is None:
         deliver(to, *render(template, context() if callable(context) else context))
@@ -101,8 +103,11 @@ def send(
         if claim is not None:  # not sent: a retry may claim it again
             EmailSent.objects.filter(pk=claim.pk, claimed_at=claim.claimed_at, sent_at__isnull=True).delete()
         raise
-    if claim is not None:
-        EmailSent.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
+    with transaction.atomic():
+        if claim is not None:
+            EmailSent.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
+        if on_sent is not None:
+            on_sent()
     return True
 
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
@@ -56,9 +55,8 @@ def send_verification(self, request_id: str) -> None:
     # The first email (the acknowledgement) goes once, however many tasks set out to send it;
     # a code the person asks for again afterwards is sent each time.
     once = "acknowledgement" if request.acknowledged_at is None else ""
-    if not emails.send("acknowledgement", to=request.email, context=context, request=request, once=once):
-        return
-    with transaction.atomic():
+
+    def sent() -> None:
         first = DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now()
         )
@@ -68,7 +66,9 @@ def send_verification(self, request_id: str) -> None:
             request=request,
             details={"channel": "email", "attempt": self.request.retries + 1},
         )
-    log.info("verification email sent for %s", request.reference)
+
+    if emails.send("acknowledgement", to=request.email, context=context, request=request, once=once, on_sent=sent):
+        log.info("verification email sent for %s", request.reference)
 
 
 @mail_task(name=Task.SEND_RECEIPT)
@@ -78,10 +78,8 @@ def send_receipt(request_id: str) -> None:
     if request is None:
         return
     status_url = emails.absolute(status_path(request))
-    if not emails.send("received", to=request.email, context={"request": request, "status_url": status_url},
-                       request=request, once="receipt"):
-        return  # another task sent it, or is sending it
-    with transaction.atomic():
+
+    def sent() -> None:
         if DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now()
         ):
@@ -89,6 +87,9 @@ def send_receipt(request_id: str) -> None:
                 "acknowledgement.sent", actor=Actor.scheduler(), request=request,
                 details={"channel": "email"},
             )
+
+    emails.send("received", to=request.email, context={"request": request, "status_url": status_url},
+                request=request, once="receipt", on_sent=sent)
 
 
 @mail_task(name=Task.SEND_DOWNLOAD_CODE)
