@@ -111,6 +111,13 @@ def waiting_job_messages() -> int | None:
     return backlog(settings.DSR_JOB_QUEUES.values())
 
 
+def waiting_mail_messages() -> int | None:
+    """How many messages wait in any queue; None if unknown. The email sweep waits while the
+    broker holds anything: the sent markers make a second send harmless, but re-queuing every
+    unacknowledged email each sweep would crowd out the jobs' own tasks."""
+    return backlog([current_app.conf.task_default_queue, *settings.DSR_JOB_QUEUES.values()])
+
+
 def backlog(names: Iterable[str]) -> int | None:
     """How many messages wait in the queues ``names``; None if the broker cannot tell."""
     app = current_app

@@ -132,8 +132,11 @@ def resend_unacknowledged() -> int:
     a closed request whose outcome email was never sent gets that again, and so does an
     officer's message never emailed. Queuing one that is in fact still on its way is
     harmless: each of these emails has a sent marker claimed before sending
-    (``emails.send(once=...)``), so only one task sends it.
+    (``emails.send(once=...)``), so only one task sends it. Still, nothing is queued while
+    the queues hold messages, so that the sweep never crowds out the jobs.
     """
+    if queue.waiting_mail_messages():
+        return 0
     now = timezone.now()
     wait, window = timedelta(seconds=settings.DSR_EMAIL_RESEND_AFTER_SECONDS), timedelta(
         days=settings.DSR_UNVERIFIED_EXPIRY_DAYS
