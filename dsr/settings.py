@@ -187,6 +187,7 @@ MIDDLEWARE = [
     # The header middleware sit outermost, so that every response carries their headers,
     # early refusals (a bad Host, an oversized body) too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dsr.web.private.NoStore",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "dsr.web.middleware.BodySizeLimit",
@@ -399,11 +400,16 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", _whole_number, 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _read("SECURE_HSTS_INCLUDE_SUBDOMAINS", _bool, True)
 SECURE_HSTS_PRELOAD = _read("SECURE_HSTS_PRELOAD", _bool, True)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the
+# connection's own address is the client's). Only behind them is X-Forwarded-Proto believed:
+# without a proxy that sets it, any client could write it.
+DSR_TRUSTED_PROXIES = _read("DSR_TRUSTED_PROXIES", _whole_number, 0)
 if not DEBUG and not TESTING:
     # SECURE_SSL_REDIRECT=false means plain HTTP (e.g. local compose): then cookies can't be
     # Secure, unless SECURE_COOKIES says otherwise (TLS ended by a proxy that redirects itself).
     SECURE_SSL_REDIRECT = _read("SECURE_SSL_REDIRECT", _bool, True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if DSR_TRUSTED_PROXIES:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _read("SECURE_COOKIES", _bool, SECURE_SSL_REDIRECT)
 
 # Content-Security-Policy (django-csp): only our own files, no inline script or style,
@@ -448,15 +454,22 @@ DSR_DEFAULT_REGIME = os.environ.get("DSR_DEFAULT_REGIME", "gdpr")
 DSR_CODE_TTL_MINUTES = _read("DSR_CODE_TTL_MINUTES", _positive_int, 30)
 DSR_CODE_MAX_ATTEMPTS = _read("DSR_CODE_MAX_ATTEMPTS", _positive_int, 5)
 DSR_UNVERIFIED_EXPIRY_DAYS = _read("DSR_UNVERIFIED_EXPIRY_DAYS", _positive_int, 14)
-DSR_STATUS_LINK_DAYS = _read("DSR_STATUS_LINK_DAYS", _positive_int, 180)
+# A status link (and the cookie it sets) lives this long; each visit to the page renews the cookie.
+DSR_STATUS_LINK_DAYS = _read("DSR_STATUS_LINK_DAYS", _positive_int, 30)
+# What each limit protects: the README's "Security" section.
 DSR_RATE_SUBMIT_PER_IP = os.environ.get("DSR_RATE_SUBMIT_PER_IP", "20/h")
-DSR_RATE_SUBMIT_PER_EMAIL = os.environ.get("DSR_RATE_SUBMIT_PER_EMAIL", "5/h")
+DSR_RATE_SUBMIT_PER_EMAIL = os.environ.get("DSR_RATE_SUBMIT_PER_EMAIL", "5/h")  # per address and client
+# Requests filed for one address in the last hour and never confirmed: each emailed the address a code.
+DSR_UNCONFIRMED_PER_EMAIL = _read("DSR_UNCONFIRMED_PER_EMAIL", _positive_int, 10)
 DSR_RATE_VERIFY_PER_IP = os.environ.get("DSR_RATE_VERIFY_PER_IP", "30/h")
-DSR_RATE_VERIFY_PER_EMAIL = os.environ.get("DSR_RATE_VERIFY_PER_EMAIL", "15/h")
+DSR_RATE_VERIFY_PER_REQUEST = os.environ.get("DSR_RATE_VERIFY_PER_REQUEST", "10/h")  # per request and client
 DSR_RATE_RESEND_PER_REQUEST = os.environ.get("DSR_RATE_RESEND_PER_REQUEST", "3/h")
+# Calls per token of a trusted integration, a connected system or a service account.
+DSR_RATE_PER_TOKEN = os.environ.get("DSR_RATE_PER_TOKEN", "600/m")
 # Failed desk and admin logins (a wrong password or second-factor code).
 DSR_RATE_LOGIN_PER_IP = os.environ.get("DSR_RATE_LOGIN_PER_IP", "30/h")
-DSR_RATE_LOGIN_PER_USER = os.environ.get("DSR_RATE_LOGIN_PER_USER", "10/h")
+DSR_RATE_LOGIN_PER_USER = os.environ.get("DSR_RATE_LOGIN_PER_USER", "10/h")  # refuses per client; slows past it
+DSR_LOGIN_SLOWDOWN_SECONDS = _read("DSR_LOGIN_SLOWDOWN_SECONDS", _whole_number, 3)
 DSR_PUBLIC_URL = os.environ.get("DSR_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 DSR_ORGANISATION = os.environ.get("DSR_ORGANISATION", "Example Ltd")
 # Where the person writes to us about their data (an appeal under the US state laws goes here),
@@ -490,15 +503,15 @@ DSR_REMINDER_DAYS = _read(
 
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = "dsr.web.ratelimit.client_ip"
-# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the
-# connection's own address is the client's).
-DSR_TRUSTED_PROXIES = _read("DSR_TRUSTED_PROXIES", _whole_number, 0)
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] if not REDIS_URL else []
 
 DSR_EXPORT_DIR = os.environ.get("DSR_EXPORT_DIR") or str(VAR_DIR / "exports")
 DSR_JOB_LEASE_SECONDS = _read("DSR_JOB_LEASE_SECONDS", _positive_int, 300)
 DSR_JOB_REQUEUE_AFTER_SECONDS = _read("DSR_JOB_REQUEUE_AFTER_SECONDS", _positive_int, 60)
 DSR_EMAIL_RESEND_AFTER_SECONDS = _read("DSR_EMAIL_RESEND_AFTER_SECONDS", _positive_int, 600)
+# How old an unsent claim on a once-only email must be before another task may send it:
+# longer than any send takes (a worker that died mid-send leaves such a claim).
+DSR_EMAIL_CLAIM_SECONDS = _read("DSR_EMAIL_CLAIM_SECONDS", _positive_int, 900)
 DSR_RETRY_BASE_SECONDS = _read("DSR_RETRY_BASE_SECONDS", float, 10.0)
 DSR_RETRY_MAX_SECONDS = _read("DSR_RETRY_MAX_SECONDS", float, 3600.0)
 DSR_BUNDLE_DAYS = _read("DSR_BUNDLE_DAYS", _positive_int, 7)

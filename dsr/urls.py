@@ -19,6 +19,7 @@ app_name = "dsr"
 public = [
     path("", views.request_form, name="request-form"),
     path("requests/<str:reference>/", views.status, name="status"),
+    path("requests/<str:reference>/open/<str:token>/", views.open_status, name="status-open"),
     path("requests/<str:reference>/verify/", views.verify, name="verify"),
     path("requests/<str:reference>/verify/<str:token>/", views.verify_link, name="verify-link"),
     path("requests/<str:reference>/resend/", views.resend, name="resend"),

@@ -13,24 +13,46 @@ from dsr.core.models import DataSubjectRequest, Kind, Regime, RequesterType, Sta
 from dsr.intake.submission import Submission, check_submission
 
 
+class _TextOnly:
+    """Only a JSON string: DRF's own fields take ``0`` or ``1.5`` as the text "0" or "1.5",
+    which the schema (type: string) does not allow."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Send text (a string), not a number or another type.")
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class Text(_TextOnly, serializers.CharField):
+    pass
+
+
+class Email(_TextOnly, serializers.EmailField):
+    pass
+
+
+class Pattern(_TextOnly, serializers.RegexField):
+    pass
+
+
 class ChangeSerializer(serializers.Serializer):
-    field = serializers.CharField(max_length=100, help_text="What to correct, e.g. 'postal address'.")
-    value = serializers.CharField(max_length=1000, help_text="The correct value.")
+    field = Text(max_length=100, help_text="What to correct, e.g. 'postal address'.")
+    value = Text(max_length=1000, help_text="The correct value.")
 
 
 class AgentSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254)
-    organisation = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = Text(max_length=200)
+    email = Email(max_length=254)
+    organisation = Text(max_length=200, required=False, allow_blank=True)
 
 
 class RequestCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.choices)
-    email = serializers.EmailField(max_length=254)
-    country = serializers.CharField(
+    email = Email(max_length=254)
+    country = Text(
         max_length=2, required=False, allow_blank=True, help_text="ISO 3166 alpha-2, e.g. DE."
     )
-    state = serializers.CharField(
+    state = Text(
         max_length=2, required=False, allow_blank=True, help_text="US state code, e.g. CA."
     )
     regime = serializers.ChoiceField(
@@ -38,10 +60,10 @@ class RequestCreateSerializer(serializers.Serializer):
         required=False,
         help_text="Optional; derived from country and state when left out.",
     )
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    customer_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    details = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    name = Text(max_length=200, required=False, allow_blank=True)
+    phone = Text(max_length=40, required=False, allow_blank=True)
+    customer_id = Text(max_length=100, required=False, allow_blank=True)
+    details = Text(max_length=5000, required=False, allow_blank=True)
     changes = ChangeSerializer(many=True, required=False, max_length=20)
     requester_type = serializers.ChoiceField(
         choices=RequesterType.choices, default=RequesterType.SUBJECT
@@ -107,8 +129,8 @@ class RequestCreatedSerializer(serializers.ModelSerializer):
 
 
 class VerifySerializer(serializers.Serializer):
-    code = serializers.RegexField(r"^\s*\d{6}\s*$", max_length=12, required=False)
-    link_token = serializers.CharField(max_length=500, required=False)
+    code = Pattern(r"^\s*\d{6}\s*$", max_length=12, required=False)
+    link_token = Text(max_length=500, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("code") and not attrs.get("link_token"):

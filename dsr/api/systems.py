@@ -7,9 +7,12 @@ with the one-time callback token it was sent with the job instead.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -20,10 +23,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connectors.base import MAX_COUNT
+from dsr.api.serializers import Text
 from dsr.core.audit import Actor
 from dsr.core.models import ActorType, ConnectorJob, JobStatus, SystemConnection
 from dsr.engine import connections, outcomes
 from dsr.results import suppression
+from dsr.web import ratelimit
 from dsr.web.errors import ErrorSerializer
 from dsr.web.http import bearer_token
 
@@ -35,11 +40,12 @@ def system_for(request: Request) -> SystemConnection:
     system = SystemConnection.objects.filter(token_hash=connections.token_hash(token), enabled=True).first()
     if system is None:
         raise AuthenticationFailed("Unknown or disabled system token.")
+    ratelimit.check_token(request, "system", str(system.pk))
     return system
 
 
 class RecordSerializer(serializers.Serializer):
-    category = serializers.CharField(max_length=100, default="records")
+    category = Text(max_length=100, default="records")
     fields = serializers.DictField()
 
 
@@ -58,11 +64,11 @@ class ResultSerializer(serializers.Serializer):
     found = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
     affected = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
     by_category = CountsByCategory(required=False)
-    identifiers = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+    identifiers = serializers.DictField(child=Text(max_length=200), required=False)
     records = RecordSerializer(many=True, required=False, max_length=100_000)
-    error = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    error = Text(max_length=2000, required=False, allow_blank=True)
     permanent = serializers.BooleanField(default=False)
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    note = Text(max_length=2000, required=False, allow_blank=True)
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -111,9 +117,19 @@ class SystemJobClaimView(APIView):
                                             409: ErrorSerializer}, summary="Claim a waiting job")
     def post(self, request: Request, job_id: str) -> Response:
         job = _own_job(system_for(request), job_id)
-        if not ConnectorJob.objects.filter(pk=job.pk, status=JobStatus.WAITING).update(
-            claimed_at=timezone.now()
-        ):
+        now = timezone.now()
+        lease = timedelta(seconds=settings.DSR_JOB_LEASE_SECONDS)
+        # A claim holds for the lease: a second claim meanwhile (a second worker of the same
+        # system, or a retry) is refused, so only one of them works the job.
+        claimed = ConnectorJob.objects.filter(pk=job.pk, status=JobStatus.WAITING).filter(
+            Q(claimed_at__isnull=True) | Q(claimed_at__lte=now - lease)
+        ).update(claimed_at=now)
+        if not claimed:
+            job.refresh_from_db()
+            if job.status == JobStatus.WAITING:
+                until = job.claimed_at + lease
+                return Response({"error": "claimed", "fields": {},
+                                 "detail": f"This job is claimed until {until.isoformat()}."}, 409)
             return Response({"error": "not_waiting", "detail": "This job is not waiting.", "fields": {}}, 409)
         job.refresh_from_db()
         return Response(JobSerializer(job).data)
@@ -128,25 +144,36 @@ class SystemJobResultView(APIView):
                               404: ErrorSerializer, 409: ErrorSerializer},
                    summary="Report a job's result (system token, or the job's one-time callback token)")
     def post(self, request: Request, job_id: str) -> Response:
-        job = self._authorised_job(request, job_id)
+        job, callback_digest = self._authorised_job(request, job_id)
         payload = ResultSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         if job.status not in (JobStatus.WAITING, JobStatus.RUNNING):
             return Response({"error": "not_waiting", "detail": "This job already has its result.", "fields": {}}, 409)
-        outcomes.report(job, payload.validated_data, actor=Actor(ActorType.SYSTEM, job.system.name))
+        with transaction.atomic():
+            # A callback token works once, and is used up only by a result we accept: a
+            # malformed body (400 above) leaves it for the corrected retry.
+            if callback_digest and not ConnectorJob.objects.filter(
+                pk=job.pk, callback_token_hash=callback_digest
+            ).update(callback_token_hash=""):
+                raise AuthenticationFailed("This callback token has been used.")
+            outcomes.report(job, payload.validated_data, actor=Actor(ActorType.SYSTEM, job.system.name))
         job.refresh_from_db()
         return Response({"id": str(job.pk), "status": job.status})
 
-    def _authorised_job(self, request: Request, job_id: str) -> ConnectorJob:
+    def _authorised_job(self, request: Request, job_id: str) -> tuple[ConnectorJob, str]:
+        """The job, and the callback token's hash when that is what was sent ("" for a system token)."""
         token = bearer_token(request)
         if not token:
             raise NotAuthenticated("Send the system token or the job's callback token.")
         digest = connections.token_hash(token)
-        with transaction.atomic():
-            # A callback token works once: it is cleared as it is used.
-            if ConnectorJob.objects.filter(pk=job_id, callback_token_hash=digest).update(callback_token_hash=""):
-                return ConnectorJob.objects.select_related("request", "system").get(pk=job_id)
-        return _own_job(system_for(request), job_id)
+        job = ConnectorJob.objects.select_related("request", "system").filter(
+            pk=job_id, callback_token_hash=digest
+        ).first()
+        if job is not None:
+            if not connections.callback_token_alive(job):
+                raise AuthenticationFailed("This callback token has expired with the request's deadline.")
+            return job, digest
+        return _own_job(system_for(request), job_id), ""
 
 
 class SuppressionCheckSerializer(serializers.Serializer):

@@ -11,7 +11,8 @@ from datetime import timedelta
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django.utils.translation import gettext
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers as drf
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.request import Request
@@ -31,6 +32,7 @@ from dsr.core.queue import Task
 from dsr.core.selectors import request_by_reference
 from dsr.intake import verification
 from dsr.intake.submission import submit_request
+from dsr.intake.verification import CODE_RESENT
 from dsr.results import access
 from dsr.web import ratelimit
 from dsr.web.errors import ErrorSerializer, error_body
@@ -47,6 +49,7 @@ def integration_for(request: Request) -> IntegrationToken | None:
     ).first()
     if integration is None:
         raise AuthenticationFailed("Unknown or disabled integration token.")
+    ratelimit.check_token(request, "integration", str(integration.pk))
     now = timezone.now()
     # At most one write a minute: a busy integration must not queue on its own token's row.
     IntegrationToken.objects.filter(pk=integration.pk).filter(
@@ -89,13 +92,11 @@ class RequestVerifyView(APIView):
         serializer = VerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ratelimit.check_verification(request, subject_request)
-        code = serializer.validated_data.get("code")
-        if code:
-            verified = verification.verify_code(subject_request, code)
-        else:
-            verified = verification.verify_link(
-                subject_request, serializer.validated_data["link_token"]
-            )
+        verified = verification.verify_by_reference(
+            subject_request,
+            code=serializer.validated_data.get("code"),
+            link_token=serializer.validated_data.get("link_token"),
+        )
         verified.status_token = tokens.status_token(verified)
         return Response(VerifiedSerializer(verified).data)
 
@@ -104,30 +105,21 @@ class RequestResendView(APIView):
     @extend_schema(
         request=None,
         responses={202: inline_serializer("Resent", {"detail": drf.CharField()}), 404: ErrorSerializer,
-                   409: ErrorSerializer, 429: ErrorSerializer},
-        summary="Send a new verification code",
+                   429: ErrorSerializer},
+        summary="Send a new verification code (the same answer whether or not the request still needs one)",
     )
     def post(self, request: Request, reference: str) -> Response:
         subject_request = request_by_reference(reference)
-        if subject_request.status != Status.AWAITING_VERIFICATION:
-            return Response(
-                error_body("not_awaiting_verification", "This request needs no code."), status=409
-            )
         ratelimit.check_resend(request, subject_request)
-        queue.enqueue(Task.SEND_VERIFICATION, str(subject_request.pk))
-        return Response({"detail": "A new code is on its way to the email address given."}, 202)
+        if subject_request.status == Status.AWAITING_VERIFICATION:
+            queue.enqueue(Task.SEND_VERIFICATION, str(subject_request.pk))
+        return Response({"detail": gettext(CODE_RESENT)}, 202)
 
 
 class RequestStatusView(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "token", str, OpenApiParameter.QUERY, required=False,
-                description="The status token (or send 'Authorization: Bearer <token>').",
-            )
-        ],
         responses={200: RequestStatusSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
-        summary="Status of one's own request",
+        summary="Status of one's own request (send 'Authorization: Bearer <status token>')",
     )
     def get(self, request: Request, reference: str) -> Response:
         token = bearer_token(request)

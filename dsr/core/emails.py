@@ -9,6 +9,8 @@ and whether the mail server took it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,13 +18,14 @@ import css_inline
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import make_msgid
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from . import i18n, law
 from .audit import redact
 from .branding import absolute_url, brand
-from .models import DataSubjectRequest, EmailLog, EmailStatus
+from .models import DataSubjectRequest, EmailLog, EmailSent, EmailStatus
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +80,43 @@ def deliver(to: str, subject: str, text: str, html: str, headers: dict[str, str]
     message.send()
 
 
-def send(template: str, *, to: str, context: dict[str, Any], request: DataSubjectRequest | None = None) -> None:
+def send(
+    template: str, *, to: str, context: dict[str, Any] | Callable[[], dict[str, Any]],
+    request: DataSubjectRequest | None = None, once: str = "", on_sent: Callable[[], None] | None = None,
+) -> bool:
     """Render and send; with ``request``, in its language and thread, and logged, the failure too
-    (then raised again)."""
-    subject, text, html = render(template, context, request.language if request is not None else None)
+    (then raised again).
+
+    With ``once`` (a kind of email the request gets once: ``receipt``, ``outcome_denied``...),
+    the email's sent marker is claimed first, and nothing is sent when another task holds it;
+    a ``context`` given as a function is made only once the claim is ours (it may issue a code).
+    Returns whether this call sent the email. ``on_sent`` (the caller's audit) runs in the
+    transaction that marks the email sent, so a worker killed between the two leaves the
+    email unmarked (taken over later), never marked sent with its audit missing.
+    """
     if request is None:
-        deliver(to, subject, text, html)
-        return
+        deliver(to, *render(template, context() if callable(context) else context))
+        return True
+    claim = _claim(request, once) if once else None
+    if once and claim is None:
+        logger.info("email %s of request %s: sent or being sent by another task", once, request.pk)
+        return False
+    try:
+        _send_in_thread(template, to, context() if callable(context) else context, request)
+    except Exception:
+        if claim is not None:  # not sent: a retry may claim it again
+            EmailSent.objects.filter(pk=claim.pk, claimed_at=claim.claimed_at, sent_at__isnull=True).delete()
+        raise
+    with transaction.atomic():
+        if claim is not None:
+            EmailSent.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
+        if on_sent is not None:
+            on_sent()
+    return True
+
+
+def _send_in_thread(template: str, to: str, context: dict[str, Any], request: DataSubjectRequest) -> None:
+    subject, text, html = render(template, context, request.language)
     message_id = make_msgid(domain=_domain())
     headers = {"Message-ID": message_id, "In-Reply-To": thread_id(request), "References": thread_id(request)}
     log = EmailLog(request=request, template=template, subject=subject, message_id=message_id)
@@ -93,6 +126,23 @@ def send(template: str, *, to: str, context: dict[str, Any], request: DataSubjec
         _keep(log, EmailStatus.FAILED, redact(f"{type(exc).__name__}: {exc}")[:500])
         raise
     _keep(log, EmailStatus.SENT)
+
+
+def _claim(request: DataSubjectRequest, kind: str) -> EmailSent | None:
+    """Claim the sent marker of (request, kind), or None when another task holds it or sent it."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return EmailSent.objects.create(request=request, kind=kind, claimed_at=now)
+    except IntegrityError:
+        pass
+    # Taken over only from a claimer that never sent it and has long gone (died mid-send).
+    abandoned = now - timedelta(seconds=settings.DSR_EMAIL_CLAIM_SECONDS)
+    if EmailSent.objects.filter(request=request, kind=kind, sent_at__isnull=True, claimed_at__lt=abandoned).update(
+        claimed_at=now
+    ):
+        return EmailSent.objects.get(request=request, kind=kind)
+    return None
 
 
 def _keep(log: EmailLog, status: str, error: str = "") -> None:

@@ -113,8 +113,8 @@ def waiting_job_messages() -> int | None:
 
 def waiting_mail_messages() -> int | None:
     """How many messages wait in any queue; None if unknown. The email sweep waits while the
-    broker holds anything: a busy worker may still be about to send the email it would queue
-    again (as it did when every task shared one queue)."""
+    broker holds anything: the sent markers make a second send harmless, but re-queuing every
+    unacknowledged email each sweep would crowd out the jobs' own tasks."""
     return backlog([current_app.conf.task_default_queue, *settings.DSR_JOB_QUEUES.values()])
 
 

@@ -1,6 +1,11 @@
 """The status token: the signed key to one request's status page, carried by every email.
 
-Signed with SECRET_KEY (Django's signing) and limited to ``DSR_STATUS_LINK_DAYS``.
+Signed with SECRET_KEY (Django's signing), it lives ``DSR_STATUS_LINK_DAYS`` and dies sooner:
+a token issued before the request was verified stops working once it is, and an officer's
+revocation (``revoke``) voids every token issued before it. Emails link to
+``/requests/<ref>/open/<token>/``, which puts a fresh token in a cookie scoped to that
+request's pages and redirects to the token-free status page: the token stays out of
+access logs and ``Referer``. The API takes it as a bearer header.
 """
 
 from __future__ import annotations
@@ -9,29 +14,54 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.db.models import F
 from django.urls import reverse
 
 from .crypto import constant_time_equal
 from .models import DataSubjectRequest
 
 _STATUS_SALT = "dsr.status"
+COOKIE = "dsr_status"
 
 
 def status_token(request: DataSubjectRequest) -> str:
-    return signing.dumps({"r": str(request.pk)}, salt=_STATUS_SALT, compress=True)
+    # As stored now, not as this copy of the request last saw it.
+    stored = DataSubjectRequest.objects.filter(pk=request.pk).values_list("verified_at", "status_revocations").first()
+    verified_at, revocations = stored or (request.verified_at, request.status_revocations)
+    payload = {"r": str(request.pk), "g": revocations}
+    if verified_at is None:
+        payload["p"] = 1  # before verification: dies when the request is verified
+    return signing.dumps(payload, salt=_STATUS_SALT, compress=True)
 
 
 def status_path(request: DataSubjectRequest) -> str:
-    """The person's status page, with its token: the link every email to them carries."""
-    return reverse("dsr:status", args=[request.reference]) + f"?t={status_token(request)}"
+    """The link every email to the person carries: it opens their status page (see the module)."""
+    return reverse("dsr:status-open", args=[request.reference, status_token(request)])
+
+
+def status_cookie_path(request: DataSubjectRequest) -> str:
+    """The status cookie is sent only with this request's own pages."""
+    return reverse("dsr:status", args=[request.reference])
 
 
 def check_status_token(request: DataSubjectRequest, token: str) -> bool:
-    """True if ``token`` was issued for this very request and has not expired."""
+    """True if ``token`` was issued for this very request, has not expired, nor been revoked,
+    nor (issued before verification) outlived the verification."""
     try:
         payload = signing.loads(
             token, salt=_STATUS_SALT, max_age=timedelta(days=settings.DSR_STATUS_LINK_DAYS)
         )
     except signing.BadSignature:
         return False
-    return isinstance(payload, dict) and constant_time_equal(str(payload.get("r", "")), str(request.pk))
+    if not isinstance(payload, dict) or not constant_time_equal(str(payload.get("r", "")), str(request.pk)):
+        return False
+    current = DataSubjectRequest.objects.filter(pk=request.pk).values_list("verified_at", "status_revocations").first()
+    if current is None or payload.get("g", 0) != current[1]:  # revoked since
+        return False
+    return not (payload.get("p") and current[0] is not None)
+
+
+def revoke(request: DataSubjectRequest) -> None:
+    """Void every status token issued so far for ``request`` (the caller audits it)."""
+    DataSubjectRequest.objects.filter(pk=request.pk).update(status_revocations=F("status_revocations") + 1)
+    request.refresh_from_db(fields=["status_revocations"])

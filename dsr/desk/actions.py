@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from dsr.core import audit, deadlines
+from dsr.core import audit, deadlines, tokens
 from dsr.core.audit import Actor
 from dsr.core.models import OPEN_STATUSES, ConnectorJob, DataSubjectRequest, JobStatus, Note, Regime
 from dsr.engine import outcomes
@@ -35,6 +35,15 @@ def add_note(request: DataSubjectRequest, text: str, *, author: Any, actor: Acto
         note = Note.objects.create(request=request, author=author, text=text.strip()[:10_000])
         audit.record("note.added", actor=actor, request=request, details={"note": str(note.pk)})
     return note
+
+
+def revoke_status_links(request: DataSubjectRequest, *, actor: Actor) -> None:
+    """Every status link sent so far stops working (one was forwarded, or a mailbox was lost).
+    The person's next email carries a new one."""
+    with transaction.atomic():
+        tokens.revoke(request)
+        audit.record("status_links.revoked", actor=actor, request=request,
+                     details={"revocations": request.status_revocations})
 
 
 def skip_job(job: ConnectorJob, *, reason: str, actor: Actor) -> bool:

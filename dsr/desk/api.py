@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -164,7 +165,33 @@ def _refused(exc: Exception) -> Response:
 
 
 class QueuePagination(LimitOffsetPagination):
+    """limit and offset as whole numbers or not at all: ``offset=true`` or an empty ``limit=`` is a 400,
+    not the first page (DRF's own pagination quietly falls back to its defaults)."""
+
     default_limit, max_limit = 50, 500
+
+    def _whole_number(self, request: Request, name: str, *, minimum: int, maximum: int | None = None) -> int | None:
+        if name not in request.query_params:
+            return None
+        raw = request.query_params[name]
+        value = int(raw) if raw.isascii() and raw.isdigit() else None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            upper = f" to {maximum}" if maximum is not None else " or more"
+            raise ValidationError({name: [f"A whole number, {minimum}{upper}."]})
+        return value
+
+    def get_limit(self, request: Request) -> int:
+        found = self._whole_number(request, self.limit_query_param, minimum=1, maximum=self.max_limit)
+        return self.default_limit if found is None else found
+
+    def get_offset(self, request: Request) -> int:
+        return self._whole_number(request, self.offset_query_param, minimum=0) or 0
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        limit, offset = super().get_schema_operation_parameters(view)
+        limit["schema"].update(minimum=1, maximum=self.max_limit)
+        offset["schema"].update(minimum=0)
+        return [limit, offset]
 
 
 class QueueView(DeskAPIView):
@@ -200,7 +227,7 @@ class RequestActionView(DeskAPIView):
                    responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 404: ErrorSerializer,
                               409: ErrorSerializer, **REFUSED},
                    summary="An action on a request: approve, deny, extend, assign, note, regime, release, "
-                   "reissue, close, complete, decide, keep, withhold, told, read, message")
+                   "reissue, close, complete, decide, keep, withhold, told, read, message, revoke (the status links)")
     def post(self, request: Request, request_id: str, action: str) -> Response:
         subject_request = request_by_key(request_id)
         try:

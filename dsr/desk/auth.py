@@ -16,6 +16,7 @@ from rest_framework import authentication, exceptions, permissions
 
 from dsr.core.models import ApiToken
 from dsr.core.roles import CAN_ACT, role_of
+from dsr.web import ratelimit
 
 
 def token_hash(key: str) -> str:
@@ -52,6 +53,7 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         token = ApiToken.objects.select_related("user").filter(key_hash=token_hash(key)).first()
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Unknown or revoked API token.")
+        ratelimit.check_token(request, "personal", str(token.pk))
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return token.user, token
 

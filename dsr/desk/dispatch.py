@@ -207,6 +207,11 @@ def message(r, data, user, actor):
     return MESSAGE_WRITTEN
 
 
+def revoke(r, data, user, actor):
+    actions.revoke_status_links(r, actor=actor)
+    return "Every status link sent so far no longer works; the person's next email carries a new one."
+
+
 def _uuid(data: Mapping[str, Any], name: str) -> str | None:
     return selectors.as_uuid(_text(data, name))
 
@@ -214,7 +219,7 @@ def _uuid(data: Mapping[str, Any], name: str) -> str | None:
 REQUEST_ACTIONS: dict[str, Handler] = {
     f.__name__: f
     for f in (approve, deny, extend, assign, note, regime, release, reissue, close, complete, decide, keep, withhold,
-              told, read, message)
+              told, read, message, revoke)
 }
 
 

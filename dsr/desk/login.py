@@ -8,6 +8,8 @@ first attempt then failed with "Please select a device").
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django_otp.admin import OTPAdminAuthenticationForm
@@ -18,8 +20,10 @@ from dsr.web import ratelimit
 
 
 class LimitedLogin:
-    """A login form that counts failures (password or second factor) per client IP and per
-    username, and refuses to check anything once either has used up its limit."""
+    """A login form that counts failures (password or second factor) per client IP, per
+    username and client, and per username. It refuses to check anything once the client, or
+    the username from this client, has used up its limit; the username's failures from
+    everywhere only slow each attempt down, so a guesser cannot lock its owner out."""
 
     def clean(self):
         username = str(self.data.get("username", ""))
@@ -27,6 +31,9 @@ class LimitedLogin:
             raise ValidationError(
                 "Too many failed logins. Please wait and try again later.", code="rate_limited"
             )
+        delay = ratelimit.login_delay(self.request, username)
+        if delay:
+            time.sleep(delay)
         try:
             return super().clean()
         except ValidationError:

@@ -151,6 +151,7 @@ _VERBS: dict[str, tuple[str, Predicate]] = {
         f"entered a wrong download code ({d.get('remaining', '?')} tries left)")),
     "request.assigned": ("Assigned", lambda d, n: _assigned(d, n)),
     "note.added": ("Note", lambda d, n: "added an internal note"),
+    "status_links.revoked": ("Status links revoked", lambda d, n: "revoked the status links sent so far"),
     "request.regime_corrected": ("Regime corrected", lambda d, n: (
         f"corrected the regime from {labels.regime(d.get('from', ''))} to {labels.regime(d.get('to', ''))}; "
         f"now due {_day(d.get('due_on'))}")),

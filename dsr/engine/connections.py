@@ -94,5 +94,12 @@ def context_for(job: ConnectorJob, *, external: bool) -> JobContext:
     )
 
 
+def callback_token_alive(job: ConnectorJob) -> bool:
+    """A webhook's callback token lives no longer than the request's deadline (extended, if it
+    was): after that day it opens nothing. It is used up by the result we accept; once the job
+    is settled otherwise (an officer skipped it), a late result gets 409 and changes nothing."""
+    return timezone.localdate() <= job.request.effective_due_on
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

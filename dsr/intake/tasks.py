@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
@@ -36,22 +35,28 @@ def send_verification(self, request_id: str) -> None:
     request = DataSubjectRequest.objects.filter(pk=request_id).first()
     if request is None or request.status != Status.AWAITING_VERIFICATION:
         return
-    issued = verification.issue_code(request)
-    context = {
-        "request": request,
-        "code": issued.code,
-        "ttl_minutes": settings.DSR_CODE_TTL_MINUTES,
-        "verify_url": emails.absolute(
-            reverse("dsr:verify-link", args=[request.reference, issued.link_token])
-        ),
-        "code_url": emails.absolute(reverse("dsr:verify", args=[request.reference])),
-        "status_url": emails.absolute(status_path(request)),
-        "duplicate_of": request.duplicate_of,
-        # Sent before: this code replaces that one (issue_code has superseded it), and the email says so.
-        "resent": request.acknowledged_at is not None,
-    }
-    emails.send("acknowledgement", to=request.email, context=context, request=request)
-    with transaction.atomic():
+
+    def context() -> dict:
+        issued = verification.issue_code(request)  # only once we send: a new code voids the last
+        return {
+            "request": request,
+            "code": issued.code,
+            "ttl_minutes": settings.DSR_CODE_TTL_MINUTES,
+            "verify_url": emails.absolute(
+                reverse("dsr:verify-link", args=[request.reference, issued.link_token])
+            ),
+            "code_url": emails.absolute(reverse("dsr:verify", args=[request.reference])),
+            "status_url": emails.absolute(status_path(request)),
+            "duplicate_of": request.duplicate_of,
+            # Sent before: this code replaces that one (issue_code has superseded it), and the email says so.
+            "resent": request.acknowledged_at is not None,
+        }
+
+    # The first email (the acknowledgement) goes once, however many tasks set out to send it;
+    # a code the person asks for again afterwards is sent each time.
+    once = "acknowledgement" if request.acknowledged_at is None else ""
+
+    def sent() -> None:
         first = DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now()
         )
@@ -61,7 +66,9 @@ def send_verification(self, request_id: str) -> None:
             request=request,
             details={"channel": "email", "attempt": self.request.retries + 1},
         )
-    log.info("verification email sent for %s", request.reference)
+
+    if emails.send("acknowledgement", to=request.email, context=context, request=request, once=once, on_sent=sent):
+        log.info("verification email sent for %s", request.reference)
 
 
 @mail_task(name=Task.SEND_RECEIPT)
@@ -71,9 +78,8 @@ def send_receipt(request_id: str) -> None:
     if request is None:
         return
     status_url = emails.absolute(status_path(request))
-    emails.send("received", to=request.email, context={"request": request, "status_url": status_url},
-                request=request)
-    with transaction.atomic():
+
+    def sent() -> None:
         if DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now()
         ):
@@ -81,6 +87,9 @@ def send_receipt(request_id: str) -> None:
                 "acknowledgement.sent", actor=Actor.scheduler(), request=request,
                 details={"channel": "email"},
             )
+
+    emails.send("received", to=request.email, context={"request": request, "status_url": status_url},
+                request=request, once="receipt", on_sent=sent)
 
 
 @mail_task(name=Task.SEND_DOWNLOAD_CODE)
@@ -121,8 +130,10 @@ def resend_unacknowledged() -> int:
     A request waiting for its code gets the verification email again; one a trusted
     integration filed (verified at once, so never sent a code) gets its receipt again;
     a closed request whose outcome email was never sent gets that again, and so does an
-    officer's message never emailed. Nothing is queued while the queue still holds
-    messages: the lost one may be among them.
+    officer's message never emailed. Queuing one that is in fact still on its way is
+    harmless: each of these emails has a sent marker claimed before sending
+    (``emails.send(once=...)``), so only one task sends it. Still, nothing is queued while
+    the queues hold messages, so that the sweep never crowds out the jobs.
     """
     if queue.waiting_mail_messages():
         return 0

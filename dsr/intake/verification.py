@@ -13,11 +13,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from dsr.core import audit, deadlines, lifecycle, queue
 from dsr.core.audit import Actor
@@ -30,6 +31,11 @@ from dsr.engine import fanout
 from dsr.results import rectification
 
 _LINK_SALT = "dsr.verification-link"
+# What a resend answers, whether or not the request still needed a code (marked for translation).
+CODE_RESENT = gettext_noop(
+    "If this request still needs its code, a new one is on its way to the email address given. "
+    "Earlier codes no longer work."
+)
 _PAST_VERIFICATION = {Status.VERIFIED, Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW}
 
 
@@ -48,8 +54,9 @@ class CodeExpired(VerificationError):
 
 
 class CodeLocked(VerificationError):
+    """Not a 429: waiting does not help, only a new code does."""
+
     code = "code_locked"
-    status = 429
 
 
 class CodeUsed(VerificationError):
@@ -63,6 +70,35 @@ class NotAwaitingVerification(VerificationError):
 
 class BadLink(VerificationError):
     code = "bad_link"
+
+
+class NotAccepted(VerificationError):
+    """The one refusal shown to whoever holds only a reference: wrong, used, expired or locked
+    code, bad link, or a request that needs no code all read alike, so a reference alone
+    never tells whether (or how) a request was verified."""
+
+    code = "code_not_accepted"
+
+
+def not_accepted() -> NotAccepted:
+    return NotAccepted(
+        gettext(
+            "That code or link did not work: it may be mistyped, used already or out of date, "
+            "or have been tried too often. Use the latest email, or ask for a new code."
+        )
+    )
+
+
+def verify_by_reference(
+    request: DataSubjectRequest, *, code: str | None = None, link_token: str | None = None
+) -> DataSubjectRequest:
+    """Verify with the emailed code or link token; every refusal is :func:`not_accepted`."""
+    try:
+        if code:
+            return verify_code(request, code)
+        return verify_link(request, link_token or "")
+    except VerificationError as exc:
+        raise not_accepted() from exc
 
 
 @dataclass(frozen=True)
@@ -191,6 +227,16 @@ def verify_link(request: DataSubjectRequest, token: str) -> DataSubjectRequest:
         raise CodeExpired(_("A newer code was sent; use the latest email."))
     _usable(verification)
     return _mark_verified(request, verification, method="link")
+
+
+def genuine_link(request: DataSubjectRequest, token: str) -> bool:
+    """Whether ``token`` is a link we emailed for ``request`` (expired or used, it still proves
+    its holder read that email, unlike a reference alone)."""
+    try:
+        payload = signing.loads(token, salt=_LINK_SALT)
+        return Verification.objects.filter(pk=payload["v"], request=request).exists()
+    except (signing.BadSignature, KeyError, TypeError, ValueError, ValidationError):
+        return False
 
 
 def verified_fields(request: DataSubjectRequest) -> dict:

@@ -10,8 +10,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from dsr.core import i18n, law, queue, selectors, tokens
 from dsr.core.models import Status
@@ -36,6 +37,11 @@ def _in_its_language(request: HttpRequest, subject_request) -> None:
 
 def _status_url(request_obj) -> str:
     return tokens.status_path(request_obj)
+
+
+def _to_status_page(subject_request) -> HttpResponse:
+    """Just verified: on to the status page, its token in the cookie rather than the address."""
+    return _keep_token(redirect("dsr:status", reference=subject_request.reference), subject_request)
 
 
 def _sent_as_utf8(request: HttpRequest) -> bool:
@@ -68,7 +74,7 @@ def request_form(request: HttpRequest) -> HttpResponse:
             ratelimit.check_submission(request, sub.email)
         except ratelimit.RateLimited as exc:
             form.add_error(None, exc.detail)
-            return render(request, "dsr/request_form.html", {"form": form}, status=429)
+            return _limited(render(request, "dsr/request_form.html", {"form": form}), exc)
         created = submit_request(sub)
         messages.success(
             request,
@@ -82,35 +88,36 @@ def request_form(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, reference: str) -> HttpResponse:
+    # The same page and answers whatever the request's state: a reference alone reveals nothing.
     subject_request = request_by_reference(reference)
     _in_its_language(request, subject_request)
-    if subject_request.status != Status.AWAITING_VERIFICATION:
-        return render(
-            request, "dsr/verify_done.html", {"subject_request": subject_request}, status=200
-        )
     form = CodeForm(request.POST or None)
-    status = 200
+    status, limited = 200, None
     if request.method == "POST":
         status = 400
         if form.is_valid():
             try:
                 ratelimit.check_verification(request, subject_request)
-                verified = verification.verify_code(subject_request, form.cleaned_data["code"])
+                verified = verification.verify_by_reference(subject_request, code=form.cleaned_data["code"])
             except ratelimit.RateLimited as exc:
                 form.add_error("code", exc.detail)
-                status = 429
+                limited = exc
             except verification.VerificationError as exc:
                 form.add_error("code", exc.detail)
                 status = exc.status
             else:
                 _thank(request, verified)
-                return redirect(_status_url(verified))
-    return render(
-        request,
-        "dsr/verify.html",
-        {"form": form, "subject_request": subject_request},
-        status=status,
-    )
+                return _to_status_page(verified)
+    page = render(request, "dsr/verify.html", {"form": form, "subject_request": subject_request}, status=status)
+    return _limited(page, limited)
+
+
+def _limited(response: HttpResponse, exc: ratelimit.RateLimited | None) -> HttpResponse:
+    """A page refused by a rate limit: 429, and when to try again."""
+    if exc is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _thank(request: HttpRequest, verified) -> None:
@@ -126,52 +133,54 @@ def verify_link(request: HttpRequest, reference: str, token: str) -> HttpRespons
     """GET shows a button; only the POST verifies, so mail scanners that follow links don't."""
     subject_request = request_by_reference(reference)
     _in_its_language(request, subject_request)
-    if subject_request.status != Status.AWAITING_VERIFICATION:  # used already, or closed: no code to enter
+    if subject_request.status != Status.AWAITING_VERIFICATION and verification.genuine_link(subject_request, token):
+        # Only the holder of a link we emailed learns that it needs no code now; anyone else,
+        # with a reference and a made-up link, sees the same page whatever the request's state.
         return render(request, "dsr/verify_done.html", {"subject_request": subject_request}, status=200)
-    error = None
+    error, limited = None, None
     if request.method == "POST":
         try:
             ratelimit.check_verification(request, subject_request)
-            verified = verification.verify_link(subject_request, token)
+            verified = verification.verify_by_reference(subject_request, link_token=token)
         except ratelimit.RateLimited as exc:
-            error = exc.detail
+            error, limited = exc.detail, exc
         except verification.VerificationError as exc:
             error = exc.detail
         else:
             _thank(request, verified)
-            return redirect(_status_url(verified))
-    return render(
-        request,
-        "dsr/verify_link.html",
-        {"subject_request": subject_request, "error": error},
-        status=400 if error else 200,
-    )
+            return _to_status_page(verified)
+    page = render(request, "dsr/verify_link.html", {"subject_request": subject_request, "error": error},
+                  status=400 if error else 200)
+    return _limited(page, limited)
 
 
 @require_POST
 def resend(request: HttpRequest, reference: str) -> HttpResponse:
     subject_request = request_by_reference(reference)
     _in_its_language(request, subject_request)
-    if subject_request.status == Status.AWAITING_VERIFICATION:
-        _send_code(request, subject_request, Task.SEND_VERIFICATION,
-                   _("A new code is on its way. Earlier codes no longer work."))
+    # The same answer whether or not the request still needs a code.
+    _send_code(request, subject_request, Task.SEND_VERIFICATION, gettext(verification.CODE_RESENT),
+               send=subject_request.status == Status.AWAITING_VERIFICATION)
     return redirect("dsr:verify", reference=subject_request.reference)
 
 
-def _send_code(request: HttpRequest, subject_request, task, sent: str) -> None:
-    """Queue a code email, within the resend limit; the page says which happened."""
+def _send_code(request: HttpRequest, subject_request, task, sent: str, *, send: bool = True) -> None:
+    """Queue a code email (if ``send``), within the resend limit; the page says which happened."""
     try:
         ratelimit.check_resend(request, subject_request)
     except ratelimit.RateLimited:
         messages.error(request, _("We have sent several codes already. Please wait before asking again."))
     else:
-        queue.enqueue(task, str(subject_request.pk))
+        if send:
+            queue.enqueue(task, str(subject_request.pk))
         messages.success(request, sent)
 
 
-def _with_token(request: HttpRequest, reference: str):
-    """The person's own request, or None: the status token must be for this very request."""
-    token = request.GET.get("t") or request.POST.get("t", "")
+def _with_token(request: HttpRequest, reference: str, token: str | None = None):
+    """The person's own request, or None: the status token (the form's or an older email's
+    ``?t=``, else the cookie the status link set) must be for this very request."""
+    if token is None:
+        token = request.POST.get("t") or request.GET.get("t") or request.COOKIES.get(tokens.COOKIE, "")
     try:
         subject_request = request_by_reference(reference)
     except Http404:
@@ -182,11 +191,32 @@ def _with_token(request: HttpRequest, reference: str):
     return subject_request, token
 
 
+def _keep_token(response: HttpResponse, subject_request) -> HttpResponse:
+    """A fresh status token in an HttpOnly cookie that only this request's pages receive."""
+    response.set_cookie(
+        tokens.COOKIE, tokens.status_token(subject_request), max_age=settings.DSR_STATUS_LINK_DAYS * 86400,
+        path=tokens.status_cookie_path(subject_request), secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True, samesite="Lax",
+    )
+    return response
+
+
+@require_safe
+def open_status(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    """The link in every email: keeps the token in a cookie and moves on to the token-free page,
+    so the token is in no later address (access logs, ``Referer``, the browser's history)."""
+    subject_request, _ = _with_token(request, reference, token)
+    if subject_request is None:
+        return render(request, "dsr/status_denied.html", status=404)
+    return _keep_token(redirect("dsr:status", reference=subject_request.reference), subject_request)
+
+
 def status(request: HttpRequest, reference: str) -> HttpResponse:
     subject_request, token = _with_token(request, reference)
     if subject_request is None:
         return render(request, "dsr/status_denied.html", status=404)
-    return _status_page(request, subject_request, token)
+    # ``?t=`` still opens it: the links in emails sent before status links opened as above.
+    return _keep_token(_status_page(request, subject_request, token), subject_request)
 
 
 # Where an open request is on the way the status page lists: confirm, review, work, answer.
@@ -220,7 +250,7 @@ def _status_page(request: HttpRequest, subject_request, token: str, *, form=None
 
 @require_POST
 def download_code(request: HttpRequest, reference: str) -> HttpResponse:
-    subject_request, token = _with_token(request, reference)
+    subject_request, _ = _with_token(request, reference)
     if subject_request is None:
         return render(request, "dsr/status_denied.html", status=404)
     item = selectors.current_bundle(subject_request)
@@ -229,7 +259,7 @@ def download_code(request: HttpRequest, reference: str) -> HttpResponse:
     else:
         _send_code(request, subject_request, Task.SEND_DOWNLOAD_CODE,
                    _("We have emailed you a download code. It works once."))
-    return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}?t={token}#download")
+    return redirect(f"{reverse('dsr:status', args=[subject_request.reference])}#download")
 
 
 @require_POST
@@ -246,7 +276,8 @@ def download(request: HttpRequest, reference: str) -> HttpResponse:
         item, chunks = access.open_download(subject_request)
     except (ratelimit.RateLimited, verification.VerificationError, access.NotReady) as exc:
         form.add_error("code", getattr(exc, "detail", None) or str(exc))
-        return _status_page(request, subject_request, token, form=form, status=getattr(exc, "status", 400))
+        page = _status_page(request, subject_request, token, form=form, status=getattr(exc, "status", 400))
+        return _limited(page, exc if isinstance(exc, ratelimit.RateLimited) else None)
     return zip_response(subject_request, item, chunks)
 
 

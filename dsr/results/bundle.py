@@ -47,7 +47,12 @@ CCPA_NEVER_DISCLOSED = {
     "drivers_license_number": "a driver's licence number",
     "financial_account_number": "a financial account number",
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet reads as the start of a formula: the ASCII signs and their full-width
+# twins, which spreadsheets fold to ASCII. A control character at the start is neutralised too.
+_FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\t", "\r", "\n")
+# Leading characters a spreadsheet drops before it looks for a formula.
+_IGNORED_LEAD = "\"' \t\r\n\u00a0\u3000"
+_PLAIN_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
 
 def file_name(name: str) -> str:
@@ -64,11 +69,19 @@ def file_name(name: str) -> str:
 
 
 def csv_cell(value: Any) -> str:
-    """A spreadsheet-safe cell: nested values as JSON, formulas neutralised with a quote."""
+    """A spreadsheet-safe cell: nested values as JSON, formulas neutralised with a quote.
+
+    A formula hidden behind spaces or quotes (``" =1+1"``, ``"\\"=1+1"``) or written with
+    full-width signs (``＝1+1``) is neutralised too; a plain number such as ``-2`` stays a number.
+    """
     if value is None:
         return ""
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    if _PLAIN_NUMBER.fullmatch(text):  # -2 is a number, not a formula
+        return text
+    if text.startswith(_FORMULA_START) or text.lstrip(_IGNORED_LEAD).startswith(_FORMULA_START):
+        return "'" + text
+    return text
 
 
 @dataclass

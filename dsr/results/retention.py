@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from dsr.core import audit, storage
 from dsr.core.audit import Actor
-from dsr.core.models import TERMINAL_STATUSES, ConnectorJob, DataSubjectRequest, Message
+from dsr.core.models import TERMINAL_STATUSES, ConnectorJob, DataSubjectRequest, Message, Note
 
 
 def purge() -> int:
@@ -36,12 +36,14 @@ def purge_one(request: DataSubjectRequest, *, reason: str) -> bool:
     with transaction.atomic():
         changed = DataSubjectRequest.objects.filter(pk=request.pk, purged_at__isnull=True).update(
             identifiers={}, email_hash="", agent=None, changes=None, details=None,
+            denial_reason="", extension_reason="",  # officers write about the person there too
             purged_at=timezone.now(),
         )
         if not changed:
             return False
         ConnectorJob.objects.filter(request=request).update(learned=None, export_file="")
         Message.objects.filter(request=request).update(text=None)  # written about the person
+        Note.objects.filter(request=request).update(text="")
         request.bundles.update(file="", deleted_at=timezone.now())
         audit.record("request.purged", actor=Actor.scheduler(), request=request, details={"reason": reason})
     return True

@@ -29,9 +29,11 @@ def send_outcome(request_id: str, outcome: str) -> None:
         "status_url": emails.absolute(status_path(request)),
         "outcome": outcome,
     }
-    emails.send(f"outcome_{outcome}", to=request.email, context=context, request=request)
-    audit.record("outcome.sent", actor=Actor.scheduler(), request=request,
-                 details={"outcome": outcome, "channel": "email"})
+    # Each outcome is told once; a reissued download link may be sent again on a later reissue.
+    once = "" if outcome == "reissued" else f"outcome_{outcome}"
+    emails.send(f"outcome_{outcome}", to=request.email, context=context, request=request, once=once,
+                on_sent=lambda: audit.record("outcome.sent", actor=Actor.scheduler(), request=request,
+                                             details={"outcome": outcome, "channel": "email"}))
 
 
 @mail_task(name=Task.NOTIFY_RECIPIENT)
@@ -47,11 +49,10 @@ def send_message(message_id: str) -> None:
     if message is None or not message.request.email or not message.text:
         return
     request = message.request
-    emails.send("message", to=request.email, request=request, context={
+    emails.send("message", to=request.email, request=request, once=f"message:{message.pk}", context={
         "request": request, "text": message.text,
         "status_url": emails.absolute(status_path(request)),
-    })
-    messaging.mark_sent(message)
+    }, on_sent=lambda: messaging.mark_sent(message))
 
 
 @shared_task(name=Task.RELEASE_RESULTS, acks_late=True)

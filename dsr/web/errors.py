@@ -62,7 +62,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, PublicError):
         return Response(error_body(exc.code, exc.detail), status=exc.status)
     if isinstance(exc, RateLimited):
-        return Response(error_body("rate_limited", exc.detail), status=429)
+        return Response(error_body("rate_limited", exc.detail), status=429,
+                        headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("too_large", "The request body is too large."), status=413)
     if isinstance(exc, SuspiciousOperation):

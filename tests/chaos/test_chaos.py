@@ -80,6 +80,9 @@ WORKER_ENV = {
     "DSR_RETRY_BASE_SECONDS": "0.2",
     "DSR_RETRY_MAX_SECONDS": "2",
     "DSR_EMAIL_RESEND_AFTER_SECONDS": "10",
+    # A worker killed between claiming an email and sending it leaves its claim: taken over
+    # after this long (the mail server here answers at once).
+    "DSR_EMAIL_CLAIM_SECONDS": "10",
 }
 
 SCHEMA = """

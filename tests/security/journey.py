@@ -175,7 +175,7 @@ def _journey(capture, dsn: str, stack: contextlib.ExitStack, watch) -> Journey:
     request.refresh_from_db()
     assert request.status == Status.COMPLETED and ResultBundle.objects.filter(request=request).exists()
 
-    token = status_link.split("?t=", 1)[1]
+    token = person.cookies["dsr_status"].value  # the status page's token, kept in its cookie
     assert person.get(status_link).status_code == 200
     with capture(execute=True):
         sent = person.post(f"/api/v1/requests/{request.reference}/download/code/",

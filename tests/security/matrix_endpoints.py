@@ -29,6 +29,7 @@ from tests.security.matrix_world import (
     link_held,
     reference,
     reload,
+    status_held,
     status_of,
 )
 
@@ -144,6 +145,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     # Django's set_language: sets the language cookie and sends the caller back; it touches no request.
     "i18n/setlang/": post("/i18n/setlang/", lambda w, a: {"language": "de", "next": "/"}),
     "requests/<str:reference>/": get(page("done"), target="done", shows=shows_reference("done")),
+    "requests/<str:reference>/open/<str:token>/": get(
+        lambda w, a: page("done", f"open/{status_held(w, a)}/")(w, a), target="done"),
     "requests/<str:reference>/verify/": post(
         page("new", "verify/"), lambda w, a: {"code": code_held(w, a)}, target="new", effect=verified),
     "requests/<str:reference>/verify/<str:token>/": post(

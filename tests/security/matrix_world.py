@@ -222,6 +222,13 @@ def link_held(w: World, actor: str) -> str:
     return w.new_a.issued.link_token if actor in SUBJECTS else "forged-link-token"
 
 
+def status_held(w: World, actor: str) -> str:
+    """A's status token (of A's completed request) if the caller is person A; a forgery otherwise."""
+    from dsr.core import tokens
+
+    return tokens.status_token(w.done_a) if actor in SUBJECTS else "forged-status-token"
+
+
 def reference(w: World, name: str, actor: str) -> str:
     return w.pick(name, actor).reference
 

@@ -29,6 +29,7 @@ from dsr.desk.auth import token_hash as personal_token_hash
 from dsr.engine import fanout
 from dsr.engine.connections import token_hash
 from dsr.results import access
+from dsr.results.bundle import csv_cell
 from tests.conftest import code_from, last_code
 from tests.factories import RequestFactory
 
@@ -360,18 +361,39 @@ def test_cells_that_a_spreadsheet_would_run_are_neutralised(
         csv.reader(io.StringIO(archive.read("data/billing/notes.csv").decode("utf-8-sig"), newline=""))
     )
     header, [row] = rows[0], rows[1:]
-    for cell in header + row:
-        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), repr(cell)
     cells = dict(zip(header, row, strict=True))
+    for cell in header + [value for name, value in cells.items() if name != "number"]:
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), repr(cell)
     for i, value in enumerate(FORMULAS):
         assert cells[f"col{i}"] == "'" + value
     assert cells["'=cmd|'/c calc'!A1"] == "header"
     assert (cells["safe"], cells["number"], cells["nested"]) == (
         "plain -1 and a@b",
-        "'-5",
+        "-5",  # a plain number is no formula: it stays a number
         '["=1"]',
     )
     assert json.loads(archive.read("data/billing/notes.json")) == [fields]  # the JSON stays exact
+
+
+# Cells a spreadsheet still runs once it drops leading spaces and quotes, or reads
+# full-width signs as their ASCII twins.
+HIDDEN_FORMULAS = [" =1+1", "\u3000=1+1", '"=1+1', '" =1+1"', "'=1+1", "\uff1d1+1", "\uff0b1", "\uff0d1+1",
+                   "\uff20SUM(A1)", ' \uff1dHYPERLINK("http://x")', "\n=1+1", "-1+1", "-2-cmd"]
+PLAIN = ["-2", "+3", "-2.5", "-1e3", " -7 ", "0", "a=b", "x@example.com", "plain -1", "", "'"]
+
+
+@pytest.mark.parametrize("value", HIDDEN_FORMULAS)
+def test_a_formula_behind_spaces_quotes_or_full_width_signs_is_neutralised(value):
+    assert csv_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", PLAIN)
+def test_plain_numbers_and_text_stay_as_they_are(value):
+    assert csv_cell(value) == value
+
+
+def test_numbers_stay_numbers():
+    assert (csv_cell(-2), csv_cell(-2.5), csv_cell(None)) == ("-2", "-2.5", "")
 
 
 # --- NUL characters ------------------------------------------------------------------------------
@@ -427,18 +449,16 @@ def test_nul_in_query_params_and_paths_finds_nothing(api, client, officer):
     ]:
         assert_error(api.get(f"/api/v1/desk/requests/?{params}", **OFFICER), 400, "invalid")
     token = status_token(request)
-    assert_error(api.get(f"/api/v1/requests/{request.reference}/?token=%00"), 404, "not_found")
+    url = f"/api/v1/requests/{request.reference}/"
+    assert_error(api.get(url, HTTP_AUTHORIZATION="Bearer \x00"), 404, "not_found")
+    assert_error(api.get(url, HTTP_AUTHORIZATION=f"Bearer {token}\x00"), 404, "not_found")
     assert_error(
-        api.get(f"/api/v1/requests/{request.reference}/?token={token}%00"), 404, "not_found"
-    )
-    assert_error(
-        api.get(f"/api/v1/requests/{request.reference}%00/?token={token}"), 404, "not_found"
+        api.get(f"/api/v1/requests/{request.reference}%00/", HTTP_AUTHORIZATION=f"Bearer {token}"), 404, "not_found"
     )
     assert client.get(f"/requests/{request.reference}/?t=%00").status_code == 404
+    assert client.get(f"/requests/{request.reference}/open/%00/").status_code == 404
     assert client.get(f"/requests/{request.reference}%00/verify/").status_code == 404
-    assert (
-        api.get(f"/api/v1/requests/{request.reference}/?token={token}").status_code == 200
-    )  # the control
+    assert api.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200  # the control
 
 
 def test_nul_in_a_systems_file_is_a_clear_error(tmp_path):

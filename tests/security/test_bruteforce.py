@@ -1,9 +1,10 @@
 """An attacker guessing: verification and download codes, status links, desk logins.
 
 Codes are six digits, so they must be protected by numbers: a few tries per code, a few
-codes per hour, and rate limits per client IP and per email address that rotating IPs or
-spoofed headers do not escape. Links and tokens are signed and expire; secrets are
-compared in constant time; the desk and admin logins lock after repeated failures.
+codes per hour per request, and rate limits per client IP and per request and client that
+spoofed headers do not escape; none of them lets a stranger lock the real person out.
+Links and tokens are signed and expire; secrets are compared in constant time; the desk
+and admin logins slow a guesser down without locking the owner out.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def attempt(client: Client, surface: str, purpose: str, request: DataSubjectRequ
             response = client.post(f"/requests/{ref}/download/", {"code": code, "t": token}, **meta)
     if response.status_code in (200, 302):  # the API and the download page answer 200, the verify page 302
         return response.status_code, "ok"
+    if response.status_code == 429:
+        assert int(response["Retry-After"]) > 0
     if surface == "api":
         return response.status_code, response.json()["error"]
     return response.status_code, page_error(response.content.decode())
@@ -90,12 +93,21 @@ def attempt(client: Client, surface: str, purpose: str, request: DataSubjectRequ
 def page_error(html: str) -> str:
     """The page's error message, as the API's error code."""
     shown = " ".join(re.findall(r'role="alert"[^>]*>([^<]*)<', html))
-    for phrase, code in [("Too many wrong tries", "code_locked"), ("now been locked", "code_locked"),
+    for phrase, code in [("did not work", "code_not_accepted"),
+                         ("Too many wrong tries", "code_locked"), ("now been locked", "code_locked"),
                          ("Too many attempts", "rate_limited"), ("tries left", "wrong_code"), ("try left", "wrong_code"),
                          ("has expired", "code_expired"), ("already been used", "code_used")]:
         if phrase in shown:
             return code
     return f"unrecognised: {shown!r}"
+
+
+def public(purpose: str, answer: tuple[int, str]) -> tuple[int, str]:
+    """The answer as whoever holds only the reference sees it: to verify, every refusal reads
+    alike (a reference alone reveals nothing); a download (behind the status token) says why."""
+    if purpose == "verify" and answer[1] not in ("ok", "rate_limited"):
+        return 400, "code_not_accepted"
+    return answer
 
 
 def succeeded(request: DataSubjectRequest, purpose: str) -> bool:
@@ -123,13 +135,14 @@ def test_a_code_locks_after_its_tries_even_against_the_right_code(client, surfac
     settings.DSR_CODE_MAX_ATTEMPTS = limit
     request, issued = awaiting() if purpose == "verify" else released()
     answers = [attempt(client, surface, purpose, request, wrong(issued.code, i)) for i in range(1, limit + 3)]
-    assert answers == [(400, "wrong_code")] * (limit - 1) + [(429, "code_locked")] * 3
-    assert attempt(client, surface, purpose, request, issued.code) == (429, "code_locked")
+    expected = [(400, "wrong_code")] * (limit - 1) + [(400, "code_locked")] * 3
+    assert answers == [public(purpose, a) for a in expected]
+    assert attempt(client, surface, purpose, request, issued.code) == public(purpose, (400, "code_locked"))
     assert Verification.objects.get(pk=issued.verification.pk).attempts == limit  # never past the limit
     assert not succeeded(request, purpose)
     # Only a new code (a new email) opens it again; the old one stays dead.
     fresh = issue(request, purpose)
-    assert attempt(client, surface, purpose, request, issued.code)[1] == "wrong_code"
+    assert attempt(client, surface, purpose, request, issued.code) == public(purpose, (400, "wrong_code"))
     assert attempt(client, surface, purpose, request, fresh.code)[1] == "ok"
     assert succeeded(request, purpose)
 
@@ -139,12 +152,12 @@ def test_a_code_of_one_purpose_never_serves_the_other(client, purpose):
     """The download code cannot verify a request, nor the verification code download a bundle."""
     request, _ = awaiting() if purpose == "verify" else released()
     other = issue(request, "download" if purpose == "verify" else "verify")
-    assert attempt(client, "api", purpose, request, other.code) == (400, "wrong_code")
+    assert attempt(client, "api", purpose, request, other.code) == public(purpose, (400, "wrong_code"))
     assert not succeeded(request, purpose)
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(DSR_RATE_VERIFY_PER_IP="1000/h", DSR_RATE_VERIFY_PER_EMAIL="1000/h")
+@override_settings(DSR_RATE_VERIFY_PER_IP="1000/h", DSR_RATE_VERIFY_PER_REQUEST="1000/h")
 def test_parallel_guesses_cannot_race_past_the_limit():
     """A dozen guesses at once, each on its own connection, still get only the allowed tries."""
     request, issued = awaiting()
@@ -171,17 +184,18 @@ def test_parallel_guesses_cannot_race_past_the_limit():
     tried = Verification.objects.get(pk=issued.verification.pk).attempts
     assert tried == settings.DSR_CODE_MAX_ATTEMPTS
     # Only the counted tries were compared; the right code got through only if it was one of them.
-    assert answers.count("wrong_code") <= settings.DSR_CODE_MAX_ATTEMPTS and answers.count("ok") <= 1
-    assert set(answers) <= {"ok", "wrong_code", "code_locked", "code_used"}
+    assert answers.count("ok") <= 1
+    assert set(answers) <= {"ok", "code_not_accepted"}
     verified = DataSubjectRequest.objects.get(pk=request.pk).status == Status.VERIFIED
     assert verified == ("ok" in answers)
 
 
 def test_an_attacker_guessing_for_an_hour_gets_a_handful_of_tries(api, django_capture_on_commit_callbacks):
-    """With the default limits: keep guessing, ask for new codes when locked, for an hour.
+    """With the default limits: keep guessing, ask for a new code every few tries, for an hour.
 
-    Whatever the order, the codes actually compared stay within the per-email limit
-    (15 an hour), so the chance of hitting a six-digit code is about 15 in a million.
+    Whatever the order, the codes actually compared from one client stay within the limit per
+    request and client (10 an hour), so the chance of hitting a six-digit code is about 10 in a
+    million; from many clients, within a code's tries times the codes a request may be sent.
     """
     with django_capture_on_commit_callbacks(execute=True):
         created = api.post("/api/v1/requests/", {"kind": "erasure", "email": EMAIL, "country": "DE"}, format="json")
@@ -191,52 +205,99 @@ def test_an_attacker_guessing_for_an_hour_gets_a_handful_of_tries(api, django_ca
         real = last_code(EMAIL)  # the attacker never sends it: we only make sure of that
         response = api.post(f"/api/v1/requests/{reference}/verify/", {"code": wrong(real, n)}, format="json")
         answers.append(response.json()["error"])
-        if answers[-1] == "code_locked":
+        if n % settings.DSR_CODE_MAX_ATTEMPTS == 0:
             with django_capture_on_commit_callbacks(execute=True):
                 api.post(f"/api/v1/requests/{reference}/resend/")
     compared = sum(Verification.objects.filter(request__reference=reference).values_list("attempts", flat=True))
-    assert 0 < compared <= int(settings.DSR_RATE_VERIFY_PER_EMAIL.split("/")[0])
+    assert 0 < compared <= int(settings.DSR_RATE_VERIFY_PER_REQUEST.split("/")[0])
     assert answers[-30:] == ["rate_limited"] * 30
     assert len([m for m in mail.outbox if EMAIL in m.to]) <= 1 + int(settings.DSR_RATE_RESEND_PER_REQUEST.split("/")[0])
-    # Even the right code is refused until the hour is over.
+    # Even the right code is refused from that client until the hour is over.
     right = api.post(f"/api/v1/requests/{reference}/verify/", {"code": last_code(EMAIL)}, format="json")
-    assert right.status_code == 429
+    assert right.status_code == 429 and int(right["Retry-After"]) > 0
     assert DataSubjectRequest.objects.get(reference=reference).status == Status.AWAITING_VERIFICATION
 
 
-# --- rate limits: per IP and per email, whatever the attacker varies ---------------------------
+# --- rate limits: per IP and per request and client, whatever the attacker varies --------------
 
 
 @pytest.mark.parametrize("purpose", PURPOSES)
 @pytest.mark.parametrize("surface", SURFACES)
-def test_rotating_ips_does_not_escape_the_per_email_limit(client, surface, purpose, settings):
-    settings.DSR_RATE_VERIFY_PER_EMAIL, settings.DSR_CODE_MAX_ATTEMPTS = "4/h", 50
-    make = awaiting if purpose == "verify" else released
-    first, issued = make()
-    second, _ = make()  # another request of the same person counts against the same address
-    answers = [attempt(client, surface, purpose, first if i % 2 else second, wrong(issued.code, i),
-                       REMOTE_ADDR=f"198.51.100.{i}")[1] for i in range(6)]
-    assert answers == ["wrong_code"] * 4 + ["rate_limited"] * 2
-    assert attempt(client, surface, purpose, first, issued.code, REMOTE_ADDR="203.0.113.9")[1] == "rate_limited"
-    assert not succeeded(first, purpose)
-    # Someone else's address is not affected.
-    other, other_issued = make(email="bystander@example.com")
-    assert attempt(client, surface, purpose, other, wrong(other_issued.code), REMOTE_ADDR="203.0.113.9")[1] \
-        == "wrong_code"
+def test_rotating_ips_does_not_escape_a_codes_tries(client, surface, purpose, settings):
+    settings.DSR_CODE_MAX_ATTEMPTS = 4
+    request, issued = (awaiting if purpose == "verify" else released)()
+    answers = [attempt(client, surface, purpose, request, wrong(issued.code, i), REMOTE_ADDR=f"198.51.100.{i}")
+               for i in range(1, 7)]
+    assert answers == [public(purpose, a) for a in [(400, "wrong_code")] * 3 + [(400, "code_locked")] * 3]
+    assert attempt(client, surface, purpose, request, issued.code, REMOTE_ADDR="203.0.113.9") == \
+        public(purpose, (400, "code_locked"))
+    assert Verification.objects.get(pk=issued.verification.pk).attempts == 4
+    assert not succeeded(request, purpose)
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_a_stranger_cannot_lock_the_person_out_of_their_own_request(client, surface, settings):
+    """The attack: file for the victim's address, send many wrong codes to one's own request.
+    Nothing counts per address any more, so the victim's right code still works."""
+    settings.DSR_CODE_MAX_ATTEMPTS = 100
+    victims, issued = awaiting()
+    attackers, _ = awaiting()  # same address, the attacker's own request
+    answers = [attempt(client, surface, "verify", attackers, wrong(issued.code, i), REMOTE_ADDR="198.51.100.66")[1]
+               for i in range(1, 40)]
+    assert "rate_limited" in answers  # the attacker is slowed down...
+    assert attempt(client, surface, "verify", victims, issued.code, REMOTE_ADDR="203.0.113.20")[1] == "ok"
+    assert succeeded(victims, "verify")  # ...the person is not
+
+
+def test_per_request_limits_are_per_client_too(client, settings):
+    settings.DSR_RATE_VERIFY_PER_REQUEST, settings.DSR_CODE_MAX_ATTEMPTS = "3/h", 100
+    request, issued = awaiting()
+    answers = [attempt(client, "api", "verify", request, wrong(issued.code, i), REMOTE_ADDR="198.51.100.1")[1]
+               for i in range(1, 5)]
+    assert answers == ["code_not_accepted"] * 3 + ["rate_limited"]
+    assert attempt(client, "api", "verify", request, issued.code, REMOTE_ADDR="198.51.100.2")[1] == "ok"
+
+
+def _file(client, ip: str, email: str = EMAIL):
+    return client.post("/api/v1/requests/", json.dumps({"kind": "access", "email": email, "country": "DE"}),
+                       content_type="application/json", REMOTE_ADDR=ip)
+
+
+def test_a_stranger_filing_for_someones_address_does_not_stop_them_filing(client):
+    limit = int(settings.DSR_RATE_SUBMIT_PER_EMAIL.split("/")[0])
+    attacker = [_file(client, "198.51.100.66").status_code for _ in range(limit + 1)]
+    assert attacker == [201] * limit + [429]
+    assert _file(client, "203.0.113.20").status_code == 201  # the person, from their own address
+
+
+def test_codes_emailed_to_one_address_are_bounded_across_clients(client, settings):
+    """What a stranger could do to the person, flood their mailbox with codes, has its own cap:
+    unconfirmed requests for the address in the last hour, from any client."""
+    settings.DSR_UNCONFIRMED_PER_EMAIL = 3
+    answers = [_file(client, f"198.51.100.{i}") for i in range(4)]
+    assert [a.status_code for a in answers] == [201, 201, 201, 429]
+    assert 0 < int(answers[-1]["Retry-After"]) <= 3600
+    assert answers[-1].json()["error"] == "rate_limited"
+    assert _file(client, "198.51.100.9", email="someone-else@example.com").status_code == 201
+    # Confirming one of them takes it out of the count.
+    first = DataSubjectRequest.objects.get(reference=answers[0].json()["reference"])
+    verification.verify_code(first, verification.issue_code(first).code)
+    assert _file(client, "198.51.100.10").status_code == 201
 
 
 @pytest.mark.parametrize("surface", SURFACES)
 def test_spoofed_forwarding_headers_do_not_escape_the_per_ip_limit(client, surface, settings):
-    settings.DSR_RATE_VERIFY_PER_IP, settings.DSR_RATE_VERIFY_PER_EMAIL = "3/h", "1000/h"
+    settings.DSR_RATE_VERIFY_PER_IP, settings.DSR_RATE_VERIFY_PER_REQUEST = "3/h", "1000/h"
     targets = [awaiting(email=f"p{i}@example.com") for i in range(5)]
     answers = [
         attempt(client, surface, "verify", request, wrong(issued.code), REMOTE_ADDR="192.0.2.7",
                 HTTP_X_FORWARDED_FOR=f"10.0.0.{i}", HTTP_X_REAL_IP=f"10.0.1.{i}", HTTP_FORWARDED=f"for=10.0.2.{i}")[1]
         for i, (request, issued) in enumerate(targets)
     ]
-    assert answers == ["wrong_code"] * 3 + ["rate_limited"] * 2
+    assert answers == ["code_not_accepted"] * 3 + ["rate_limited"] * 2
     request, issued = targets[-1]
-    assert attempt(client, surface, "verify", request, wrong(issued.code), REMOTE_ADDR="192.0.2.8")[1] == "wrong_code"
+    assert attempt(client, surface, "verify", request, wrong(issued.code), REMOTE_ADDR="192.0.2.8")[1] == \
+        "code_not_accepted"
 
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -266,10 +327,46 @@ def test_resend_limit_is_per_request_and_cannot_be_reset_by_other_ips(client, dj
     assert codes == [202] * limit + [429] * 2
 
 
+# --- tokens of integrations, connected systems and service accounts are limited too ----------
+
+
+def _token_callers():
+    from dsr.core.models import ApiToken, IntegrationToken, SystemConnection
+    from dsr.desk.auth import token_hash as personal_token_hash
+    from dsr.engine.connections import token_hash
+
+    officer = get_user_model().objects.create_user("script", "script@corp.example")
+    grant(officer, Role.OFFICER)
+    ApiToken.objects.create(user=officer, key_hash=personal_token_hash("officer-token"))
+    IntegrationToken.objects.create(name="website", token_hash=token_hash("integration-token"))
+    system = SystemConnection.objects.create(name="billing", connector="pull", config={})
+    SystemConnection.objects.filter(pk=system.pk).update(token_hash=token_hash("system-token"))
+    body = json.dumps({"kind": "access", "email": "x@example.com", "country": "DE"})
+    return {
+        "integration": lambda c, ip: c.post("/api/v1/requests/", body, content_type="application/json",
+                                            HTTP_AUTHORIZATION="Bearer integration-token", REMOTE_ADDR=ip),
+        "system": lambda c, ip: c.get("/api/v1/systems/jobs/", HTTP_AUTHORIZATION="Bearer system-token",
+                                      REMOTE_ADDR=ip),
+        "service account": lambda c, ip: c.get("/api/v1/desk/requests/", HTTP_AUTHORIZATION="Token officer-token",
+                                               REMOTE_ADDR=ip),
+    }
+
+
+@pytest.mark.parametrize("caller", ["integration", "system", "service account"])
+def test_integration_system_and_service_tokens_are_rate_limited(client, caller, settings):
+    settings.DSR_RATE_PER_TOKEN = "3/h"  # an hour: a test never straddles two windows
+    call = _token_callers()[caller]
+    answers = [call(client, f"198.51.100.{i}") for i in range(4)]  # from any address: the token counts
+    assert [a.status_code for a in answers[:3]] == [201 if caller == "integration" else 200] * 3
+    assert answers[3].status_code == 429 and answers[3].json()["error"] == "rate_limited"
+    assert 0 < int(answers[3]["Retry-After"]) <= 3600
+
+
 # --- links and tokens: signed, bound to their purpose, and they expire --------------------------
 
 
 def _page_status(client, request, token):
+    client.cookies.clear()  # the token alone, not the cookie an earlier visit left
     return client.get(f"/requests/{request.reference}/", {"t": token}).status_code
 
 
@@ -315,7 +412,7 @@ def test_a_code_and_its_link_work_for_their_ttl_and_not_after(api, kind, setting
         body = {"code": issued.code} if kind == "code" else {"link_token": issued.link_token}
         clock.shift(timedelta(minutes=31))  # first too late, then back to a minute before the end
         late = api.post(f"/api/v1/requests/{request.reference}/verify/", body, format="json")
-        assert (late.status_code, late.json()["error"]) == (400, "code_expired")
+        assert (late.status_code, late.json()["error"]) == (400, "code_not_accepted")
         clock.shift(timedelta(minutes=-2))
         on_time = api.post(f"/api/v1/requests/{request.reference}/verify/", body, format="json")
         assert on_time.status_code == 200
@@ -454,27 +551,58 @@ def no_device_throttle(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture
+def slept(monkeypatch) -> list[float]:
+    """The login's slow-downs, recorded instead of waited."""
+    waits: list[float] = []
+    monkeypatch.setattr("dsr.desk.login.time.sleep", waits.append)
+    return waits
+
+
+def _fail(client, where, device, failure, ip):
+    password, otp = ("wrong-password", now_code(device)) if failure == "password" else \
+        ("right-password-123", other_code(device))
+    return log_in(client, where, "pat", password, otp, ip=ip)
+
+
 @pytest.mark.parametrize("where", ["desk", "admin"])
 @pytest.mark.parametrize("failure", ["password", "totp"])
-def test_a_username_locks_after_its_failures_from_any_ip(client, where, failure, settings, no_device_throttle):
+def test_a_username_locks_after_its_failures_from_one_client(client, where, failure, settings, no_device_throttle,
+                                                              slept):
     settings.DSR_RATE_LOGIN_PER_USER, settings.DSR_RATE_LOGIN_PER_IP = "4/h", "1000/h"
     _, device = desk_user(role=Role.ADMINISTRATOR)
-    for i in range(4):
-        password, otp = ("wrong-password", now_code(device)) if failure == "password" else \
-            ("right-password-123", other_code(device))
-        response = log_in(client, where, "pat", password, otp, ip=f"198.51.100.{i}")
+    for _ in range(4):
+        response = _fail(client, where, device, failure, "198.51.100.1")
         assert response.status_code == 200 and not logged_in(client)
         assert "Too many failed logins" not in response.content.decode()
-    # The right password and code, from yet another address: refused, and no password was checked.
-    refused = log_in(client, where, "pat", "right-password-123", now_code(device), ip="203.0.113.5")
+    # The right password and code, from that client: refused, and no password was checked.
+    refused = log_in(client, where, "pat", "right-password-123", now_code(device), ip="198.51.100.1")
     assert refused.status_code == (429 if where == "desk" else 200)
     assert "Too many failed logins" in refused.content.decode()
     assert not logged_in(client)
     # Another user is not locked out by it.
     desk_user("sam", Role.ADMINISTRATOR)
     sam = TOTPDevice.objects.get(user__username="sam")
-    assert log_in(client, where, "sam", "right-password-123", now_code(sam), ip="203.0.113.5").status_code == 302
+    assert log_in(client, where, "sam", "right-password-123", now_code(sam), ip="198.51.100.1").status_code == 302
     assert logged_in(client)
+
+
+@pytest.mark.parametrize("where", ["desk", "admin"])
+@pytest.mark.parametrize("failure", ["password", "totp"])
+def test_failures_from_other_clients_slow_the_owner_down_but_never_lock_them_out(
+    client, where, failure, settings, no_device_throttle, slept
+):
+    """The attack: guess pat's password from many addresses. Pat, with the right password and
+    code, still gets in; every attempt past the username's limit waits a little first."""
+    settings.DSR_RATE_LOGIN_PER_USER, settings.DSR_RATE_LOGIN_PER_IP = "4/h", "1000/h"
+    _, device = desk_user(role=Role.ADMINISTRATOR)
+    for i in range(12):
+        response = _fail(client, where, device, failure, f"198.51.100.{i}")
+        assert "Too many failed logins" not in response.content.decode() and not logged_in(client)
+    assert slept == [settings.DSR_LOGIN_SLOWDOWN_SECONDS] * 8  # slowed once past the limit of 4
+    owner = log_in(client, where, "pat", "right-password-123", now_code(device), ip="203.0.113.5")
+    assert owner.status_code == 302 and logged_in(client)
+    assert len(slept) == 9 and slept[-1] > 0
 
 
 @pytest.mark.parametrize("where", ["desk", "admin"])
@@ -490,7 +618,7 @@ def test_one_ip_guessing_across_usernames_is_stopped(client, where, settings, no
     assert log_in(client, where, "pat", "right-password-123", now_code(device), ip="192.0.2.67").status_code == 302
 
 
-def test_login_limits_expire_with_their_window(client, settings, no_device_throttle):
+def test_login_limits_expire_with_their_window(client, settings, no_device_throttle, slept):
     settings.DSR_RATE_LOGIN_PER_USER = "2/h"
     _, device = desk_user()
     with time_machine.travel(timezone.now(), tick=False) as clock:

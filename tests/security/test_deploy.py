@@ -109,8 +109,17 @@ def test_production_defaults_are_https_only(tmp_path):
         "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS",
         "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SECURE_PROXY_SSL_HEADER",
     )
-    assert setting(production(tmp_path), *names) == [
+    assert setting(production(tmp_path, DSR_TRUSTED_PROXIES="1"), *names) == [
         "True", "True", "True", "31536000", "True", "True", "('HTTP_X_FORWARDED_PROTO', 'https')",
+    ]
+
+
+def test_x_forwarded_proto_is_believed_only_behind_a_trusted_proxy(tmp_path):
+    """Without a proxy that sets it, any client could write X-Forwarded-Proto: https."""
+    assert setting(production(tmp_path), "SECURE_PROXY_SSL_HEADER") == ["None"]
+    assert setting(production(tmp_path, DSR_TRUSTED_PROXIES="0"), "SECURE_PROXY_SSL_HEADER") == ["None"]
+    assert setting(production(tmp_path, DSR_TRUSTED_PROXIES="2"), "SECURE_PROXY_SSL_HEADER") == [
+        "('HTTP_X_FORWARDED_PROTO', 'https')"
     ]
 
 

@@ -125,6 +125,33 @@ def test_every_kind_of_page_carries_the_security_headers(pages):
         assert BLOCKED_FEATURES <= set(policy), name
 
 
+def test_no_answer_carrying_personal_data_is_cached(pages, client, verified_request):
+    for name, (caller, url, extra) in pages.items():
+        response = caller.get(url, secure=True, **extra)
+        assert "no-store" in response.headers.get("Cache-Control", ""), name
+    # A download, and the public and officer APIs' other answers, too.
+    created, verified = verified_request(email="bea@example.com")
+    token = verified["status_token"]
+    assert "no-store" in client.post(f"/api/v1/requests/{created['reference']}/download/", {"code": "123456"},
+                                     content_type="application/json",
+                                     HTTP_AUTHORIZATION=f"Bearer {token}")["Cache-Control"]
+    assert "no-store" in client.get("/api/v1/desk/requests/")["Cache-Control"]
+    assert "no-store" in client.get(f"/requests/{created['reference']}/", {"t": token})["Cache-Control"]
+
+
+def test_our_own_static_files_and_answers_that_say_so_may_be_cached(rf):
+    from django.http import HttpResponse
+
+    from dsr.web.private import NoStore
+
+    plain = NoStore(lambda request: HttpResponse())
+    assert "Cache-Control" not in plain(rf.get("/static/dsr/public.css"))
+    assert "no-store" in plain(rf.get("/requests/DSR-0000-0000/"))["Cache-Control"]
+    kept = HttpResponse()
+    kept["Cache-Control"] = "max-age=60"
+    assert NoStore(lambda request: kept)(rf.get("/api/schema/"))["Cache-Control"] == "max-age=60"
+
+
 def test_hsts_is_sent_over_https_only(client):
     assert "Strict-Transport-Security" not in client.get("/", secure=False).headers
     assert client.get("/", secure=True).headers["Strict-Transport-Security"].startswith("max-age=")

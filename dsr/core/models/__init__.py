@@ -6,7 +6,7 @@ Django looks for an app's models) imports them from here.
 
 from .audit import ActorType, AuditChainHead, AuditEvent
 from .desk import ApiToken, Note, ReplyTemplate
-from .mail import EmailLog, EmailStatus, Message
+from .mail import EmailLog, EmailSent, EmailStatus, Message
 from .requests import (
     OPEN_STATUS_LIST,
     OPEN_STATUSES,
@@ -53,6 +53,7 @@ __all__ = [
     "ConnectorJob",
     "DataSubjectRequest",
     "EmailLog",
+    "EmailSent",
     "EmailStatus",
     "ErasureException",
     "ErasureGround",

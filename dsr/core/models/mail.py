@@ -58,3 +58,21 @@ class EmailLog(models.Model):
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["request", "created_at"], name="email_log_by_request")]
+
+
+class EmailSent(models.Model):
+    """The sent marker of an email a request gets once (its receipt, its outcome, a message).
+
+    Claimed in the database *before* the email is sent: two tasks that both set out to send
+    it (a sweep that re-queued it while a slow mail server still held the first) meet on the
+    unique (request, kind), and only the one that claimed it sends. A claim whose email never
+    went (the worker died mid-send) may be taken over once it is ``DSR_EMAIL_CLAIM_SECONDS`` old.
+    """
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=80, help_text="which email: receipt, outcome_completed, message:<id>…")
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "kind"], name="email_sent_once")]

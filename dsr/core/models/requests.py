@@ -92,6 +92,9 @@ class DataSubjectRequest(models.Model):
 
     received_at = models.DateTimeField(default=timezone.now)
     verified_at = models.DateTimeField(null=True, blank=True)
+    status_revocations = models.PositiveIntegerField(
+        default=0, help_text="how many times an officer revoked the status links: each revocation voids all before"
+    )
     clock_started_on = models.DateField()
     due_on = models.DateField()
     extended_due_on = models.DateField(null=True, blank=True)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.core.management import call_command
+from django.utils import timezone
 
 from connectors.memory import MemoryConnector
 from dsr.core import storage
@@ -105,6 +109,21 @@ def test_the_jobs_api_needs_a_valid_system_token(api, pull_system):
     assert api.get("/api/v1/systems/jobs/", HTTP_AUTHORIZATION="Token abc").status_code == 401
     SystemConnection.objects.filter(pk=pull_system.pk).update(enabled=False)
     assert api.get("/api/v1/systems/jobs/", **auth(pull_system.token)).status_code == 401
+
+
+def test_a_claim_holds_for_its_lease_and_a_second_claim_gets_409(
+    api, pull_system, django_capture_on_commit_callbacks, settings
+):
+    request = approve(RequestFactory(kind="erasure", status=Status.VERIFIED), django_capture_on_commit_callbacks)
+    job = request.jobs.get()
+    url = f"/api/v1/systems/jobs/{job.pk}/claim/"
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        first = api.post(url, **auth(pull_system.token))
+        second = api.post(url, **auth(pull_system.token))
+        assert first.status_code == 200
+        assert second.status_code == 409 and second.json()["error"] == "claimed"
+        clock.shift(timedelta(seconds=settings.DSR_JOB_LEASE_SECONDS + 1))  # the first claimer went away
+        assert api.post(url, **auth(pull_system.token)).status_code == 200
 
 
 def test_a_reported_failure_is_retried_then_shown(api, pull_system, django_capture_on_commit_callbacks, settings):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from dsr.core.audit import Actor
 from dsr.core.models import ConnectorJob, Status, SystemConnection
@@ -84,6 +86,37 @@ def test_an_accepted_job_waits_for_the_one_time_callback(
     assert replay.status_code == 401
     request.refresh_from_db()
     assert request.status == Status.COMPLETED
+
+
+def _callback(vendor) -> tuple[str, dict]:
+    body = vendor.last.body
+    return body["callback_url"].split("localhost:8000", 1)[1], {"HTTP_AUTHORIZATION": f"Bearer {body['callback_token']}"}
+
+
+def test_a_malformed_result_does_not_use_up_the_callback_token(
+    api, vendor, webhook_system, approved, django_capture_on_commit_callbacks
+):
+    vendor.answer((202, {"status": "accepted"}))
+    request = approved()
+    url, auth = _callback(vendor)
+    bad = api.post(url, {"status": "finished", "affected": -1}, format="json", **auth)
+    assert bad.status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        retry = api.post(url, {"status": "completed", "affected": 1}, format="json", **auth)
+    assert retry.status_code == 200 and retry.json()["status"] == "succeeded"
+    request.refresh_from_db()
+    assert request.status == Status.COMPLETED
+
+
+def test_a_callback_token_dies_with_the_requests_deadline(api, vendor, webhook_system, approved):
+    vendor.answer((202, {"status": "accepted"}))
+    request = approved()
+    url, auth = _callback(vendor)
+    after = timezone.make_aware(datetime.combine(request.effective_due_on + timedelta(days=1), time(9, 0)))
+    with time_machine.travel(after, tick=False):
+        late = api.post(url, {"status": "completed", "affected": 1}, format="json", **auth)
+    assert late.status_code == 401
+    assert request.jobs.get().status == "waiting"  # an officer sees it overdue and acts
 
 
 def test_a_callback_token_opens_only_its_own_job(api, vendor, webhook_system, approved):

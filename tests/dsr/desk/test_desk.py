@@ -411,6 +411,23 @@ def test_the_officer_api_lists_filters_and_paginates(officer_api):
     assert bad.status_code == 400 and bad.json()["fields"]["kind"]
 
 
+@pytest.mark.parametrize(
+    "query", ["offset=true", "limit=", "offset=", "limit=0", "limit=501", "offset=-1", "limit=2.5", "limit=\u0661"]
+)
+def test_the_officer_api_refuses_a_page_that_is_not_a_whole_number(officer_api, query):
+    RequestFactory()
+    bad = officer_api.get(f"/api/v1/desk/requests/?{query}")
+    assert bad.status_code == 400, query
+    assert bad.json()["fields"].keys() & {"limit", "offset"}
+
+
+def test_the_officer_api_schema_says_what_a_page_may_be(officer_api):
+    schema = officer_api.get("/api/schema/?format=json").json()
+    parameters = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/desk/requests/"]["get"]["parameters"]}
+    assert parameters["limit"] == {"type": "integer", "minimum": 1, "maximum": 500}
+    assert parameters["offset"] == {"type": "integer", "minimum": 0}
+
+
 def test_the_officer_api_acts_and_refuses_clearly(officer_api, django_capture_on_commit_callbacks):
     request = RequestFactory(status=Status.VERIFIED, regime="gdpr")
     url = f"/api/v1/desk/requests/{request.pk}"

@@ -144,6 +144,31 @@ def test_no_message_once_the_record_is_purged_and_purging_empties_old_messages(
     assert Message.objects.count() == 1
 
 
+def test_purging_empties_the_officers_notes_and_reasons_and_the_api_returns_no_note(
+    client, desk_login, request_of_quill
+):
+    """Officers write about the person in notes and reasons: they go with the identifiers."""
+    from rest_framework.test import APIClient
+
+    from dsr.core.models import ApiToken, Note
+    from dsr.desk.auth import token_hash
+
+    officer = desk_login("officer")
+    client.post(f"/desk/requests/{request_of_quill.pk}/note/", {"text": "Quill phoned from a new number"})
+    type(request_of_quill).objects.filter(pk=request_of_quill.pk).update(
+        status=Status.DENIED, closed_at=timezone.now() - timedelta(days=900),
+        denial_reason="Quill's ID did not match", extension_reason="Quill asked for time")
+    assert retention.purge() == 1
+    request_of_quill.refresh_from_db()
+    assert (request_of_quill.denial_reason, request_of_quill.extension_reason) == ("", "")
+    assert Note.objects.get().text == ""
+    ApiToken.objects.create(user=officer, key_hash=token_hash("officer-key"))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Token officer-key")
+    body = api.get(f"/api/v1/desk/requests/{request_of_quill.pk}/").content.decode()
+    assert "Quill" not in body and "new number" not in body
+
+
 def test_an_email_sent_while_the_log_cannot_be_written_is_still_sent_once(request_of_quill, monkeypatch):
     """The email went out: a failing log write must not fail the task (a retry would send it twice)."""
     from django.db import DatabaseError

@@ -11,7 +11,6 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from dsr.core import queue
 from dsr.core.audit import Actor
 from dsr.core.models import AuditEvent, DataSubjectRequest, Status
 from dsr.intake import tasks as intake_tasks
@@ -107,10 +106,75 @@ def test_an_outcome_email_that_was_sent_is_not_sent_again(django_capture_on_comm
     assert len(mail.outbox) == 1
 
 
-def test_nothing_is_queued_again_while_the_queue_still_holds_messages(lost_receipt, monkeypatch):
+def test_a_receipt_queued_twice_while_the_mail_server_is_slow_is_sent_once(lost_receipt, monkeypatch):
+    """The attack on the mailbox: two sweeps each queue the same lost receipt while the first
+    send is still talking to a slow mail server. The sent marker is claimed before sending,
+    so the second task finds it taken: one receipt, one audit event."""
+    from dsr.core import emails
+
     request = lost_receipt()
     received_minutes_ago(request, 11)
-    monkeypatch.setattr(queue, "waiting_mail_messages", lambda: 3)  # the receipt may be one of them
-    assert intake_tasks.resend_unacknowledged() == 0
-    monkeypatch.setattr(queue, "waiting_mail_messages", lambda: 0)
+    real_deliver, inside = emails.deliver, []
+
+    def slow_deliver(*args, **kwargs):
+        if not inside:  # while the first one is still sending, the second sweep's task runs
+            inside.append(True)
+            intake_tasks.send_receipt(str(request.pk))
+        real_deliver(*args, **kwargs)
+
+    monkeypatch.setattr(emails, "deliver", slow_deliver)
     assert intake_tasks.resend_unacknowledged() == 1
+    assert len(mail.outbox) == 1
+    assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 1
+
+
+def test_a_failed_send_leaves_the_email_to_its_retry(lost_receipt, monkeypatch):
+    from dsr.core import emails
+
+    request = lost_receipt()
+
+    def refuse(*args, **kwargs):
+        raise OSError("mail server down")
+
+    monkeypatch.setattr(emails, "deliver", refuse)
+    with pytest.raises(OSError):
+        intake_tasks.send_receipt.run(str(request.pk))
+    monkeypatch.undo()
+    intake_tasks.send_receipt.run(str(request.pk))
+    assert len(mail.outbox) == 1
+    assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 1
+
+
+def test_a_claim_left_by_a_worker_that_died_mid_send_is_taken_over_later(lost_receipt, settings):
+    from dsr.core.models import EmailSent
+
+    request = lost_receipt()
+    EmailSent.objects.create(request=request, kind="receipt", claimed_at=timezone.now())  # died after claiming
+    intake_tasks.send_receipt.run(str(request.pk))
+    assert mail.outbox == []  # it may still be sending
+    EmailSent.objects.filter(request=request).update(
+        claimed_at=timezone.now() - timedelta(seconds=settings.DSR_EMAIL_CLAIM_SECONDS + 1)
+    )
+    intake_tasks.send_receipt.run(str(request.pk))
+    assert len(mail.outbox) == 1
+
+
+def test_an_outcome_queued_twice_is_told_once(django_capture_on_commit_callbacks, monkeypatch):
+    from dsr.core import emails
+    from dsr.results import tasks as results_tasks
+
+    request = RequestFactory(kind="access", status=Status.REVIEW, identifiers={"email": "ben@example.org"})
+    with django_capture_on_commit_callbacks(execute=False):
+        closing.deny(request, reason="We hold no data about you.", actor=Actor.scheduler())
+    real_deliver, inside = emails.deliver, []
+
+    def slow_deliver(*args, **kwargs):
+        if not inside:
+            inside.append(True)
+            results_tasks.send_outcome(str(request.pk), "denied")
+        real_deliver(*args, **kwargs)
+
+    monkeypatch.setattr(emails, "deliver", slow_deliver)
+    results_tasks.send_outcome(str(request.pk), "denied")
+    assert len(mail.outbox) == 1
+    assert AuditEvent.objects.filter(request=request, verb="outcome.sent").count() == 1

@@ -80,7 +80,7 @@ def test_a_merged_duplicate_is_not_told_only_that_it_is_verified(client, post_fo
     second.refresh_from_db()
     assert second.status == Status.CANCELLED and second.duplicate_of == first
     assert "Thank you: you are verified." not in page and "You already have this request with us" in page
-    assert f'href="/requests/{first.reference}/?t=' in page
+    assert f'href="/requests/{first.reference}/open/' in page
 
 
 def code_for(request):
