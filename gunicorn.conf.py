@@ -49,8 +49,10 @@ control_socket = str(_var / "gunicorn.ctl")
 control_socket_mode = 0o600
 
 # Access log on stdout. The path is logged without its query string (%(U)s, not
-# %(r)s): a token in a query string never reaches the log. No referer either, for
-# the same reason.
+# %(r)s): a token in a query string never reaches the log; and the logger class
+# writes a token carried in the path (the emails' status and verification links) as
+# [token]. No referer either, for the same reason.
 accesslog = "-"
+logger_class = "dsr.web.server.TokenFreeLogger"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"

@@ -440,8 +440,12 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"withhold_sql_values": {"()": "dsr.core.logs.WithholdSQLValues"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "withhold_sql_values": {"()": "dsr.core.logs.WithholdSQLValues"},
+        "withhold_path_tokens": {"()": "dsr.core.logs.WithholdPathTokens"},
+    },
+    # A token in a logged path (an emailed link answered with a 404) is withheld.
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["withhold_path_tokens"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # SQL in the debug log keeps its shape, never its values (a query may hold an email).
     "loggers": {"django.db.backends": {"filters": ["withhold_sql_values"]}},

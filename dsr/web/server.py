@@ -28,7 +28,10 @@ import threading
 import time
 from typing import Any
 
+from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
+
+from dsr.core.logs import withhold_path_tokens
 
 
 def _seconds(name: str, default: float) -> float:
@@ -108,3 +111,15 @@ class DeadlineThreadWorker(ThreadWorker):
         # The headers are in; the body, read by the application, gets its own time.
         self.deadlines.arm(conn, self.body_timeout)
         return super().handle_request(req, conn)
+
+
+class TokenFreeLogger(Logger):
+    """gunicorn's logger, with the tokens taken out of the paths its access log writes
+    (%(U)s, and %(r)s without its query string)."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict, request_time: Any) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        path = withhold_path_tokens(environ.get("PATH_INFO") or "")
+        atoms["U"] = path
+        atoms["r"] = f"{environ.get('REQUEST_METHOD')} {path} {environ.get('SERVER_PROTOCOL')}"
+        return atoms

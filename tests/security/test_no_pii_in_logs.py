@@ -125,3 +125,21 @@ def test_sql_in_the_log_keeps_its_shape_and_loses_its_values():
     # two values, and on SQLite the LIKE's ESCAPE character too
     assert "<2 withheld>" in message and record.sql.count("'…'") >= 2 and record.params is None
     assert [r.getMessage() for r in everything.records if r.name == "django.db.backends"] == [message]
+
+
+def test_a_token_in_an_emailed_links_path_is_withheld_from_the_console_log(client):
+    """Django logs the path of a 404 ("Not Found: <path>"); the console writes its token as [token]."""
+    console = next(h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)
+                   and any(type(f).__name__ == "WithholdPathTokens" for f in h.filters))
+    stream = io.StringIO()
+    previous = console.setStream(stream)
+    try:
+        for path in ("/requests/DSR-NONE-NONE/open/a-secret-status-token/",
+                     "/requests/DSR-NONE-NONE/verify/a-secret-link-token/"):
+            assert client.get(path).status_code == 404
+    finally:
+        console.setStream(previous)
+    written = stream.getvalue()
+    assert "/requests/DSR-NONE-NONE/open/[token]/" in written, written
+    assert "/requests/DSR-NONE-NONE/verify/[token]/" in written, written
+    assert "secret" not in written, written

@@ -266,6 +266,10 @@ def test_behind_nginx_the_site_keeps_answering_while_slow_clients_hold_on(tmp_pa
 
         with slow_clients(https_port, count=6, interval=3, tls=True) as clients:
             times = answer_times(site + "/nothing-here?t=secret-token-in-a-url", seconds=8, give_up=10)
+            # The emails' links carry their token in the path itself.
+            for link in ("/requests/DSR-AAAA-BBBB/open/secret-token-in-a-path/",
+                         "/requests/DSR-AAAA-BBBB/verify/secret-token-in-a-path/"):
+                httpx.get(site + link, verify=False, timeout=10)
             assert not clients.cut  # nginx is still waiting for all of them
         assert max(times) < QUICK, times
 
@@ -281,6 +285,8 @@ def test_behind_nginx_the_site_keeps_answering_while_slow_clients_hold_on(tmp_pa
     for log in ("nginx.log", "gunicorn.log"):
         text = (tmp_path / log).read_text()
         assert "/nothing-here" in text, text
+        assert "/requests/DSR-AAAA-BBBB/open/[token]/" in text, text
+        assert "/requests/DSR-AAAA-BBBB/verify/[token]/" in text, text
         assert "secret-token" not in text, text
 
 
