@@ -205,7 +205,7 @@ def _keep_token(response: HttpResponse, subject_request) -> HttpResponse:
 def open_status(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     """The link in every email: keeps the token in a cookie and moves on to the token-free page,
     so the token is in no later address (access logs, ``Referer``, the browser's history)."""
-    subject_request, _ = _with_token(request, reference, token)
+    subject_request, _token = _with_token(request, reference, token)
     if subject_request is None:
         return render(request, "dsr/status_denied.html", status=404)
     return _keep_token(redirect("dsr:status", reference=subject_request.reference), subject_request)
@@ -250,7 +250,7 @@ def _status_page(request: HttpRequest, subject_request, token: str, *, form=None
 
 @require_POST
 def download_code(request: HttpRequest, reference: str) -> HttpResponse:
-    subject_request, _ = _with_token(request, reference)
+    subject_request, _token = _with_token(request, reference)
     if subject_request is None:
         return render(request, "dsr/status_denied.html", status=404)
     item = selectors.current_bundle(subject_request)

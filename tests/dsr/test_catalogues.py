@@ -115,8 +115,8 @@ def public_pages(client, django_capture_on_commit_callbacks):
             ("verify, a wrong code", client.post(f"/requests/{waiting.reference}/verify/", {"code": "000000"})),
             ("verify link", client.get(f"/requests/{waiting.reference}/verify/sometoken/")),
             ("verify, already done", client.get(f"/requests/{verified.reference}/verify/")),
-            ("status", client.get(tokens.status_path(verified))),
-            ("status, denied", client.get(tokens.status_path(denied))),
+            ("status", client.get(tokens.status_path(verified), follow=True)),
+            ("status, denied", client.get(tokens.status_path(denied), follow=True)),
             ("status, no access", client.get(f"/requests/{verified.reference}/?t=wrong")),
         ]
         for name, response in got:

@@ -143,12 +143,12 @@ def test_an_email_without_a_language_is_in_the_default_one_whatever_is_active():
 def test_the_status_page_speaks_the_requests_language_until_the_person_switches(client):
     request = RequestFactory(language="es", status=Status.VERIFIED)
     url = tokens.status_path(request)
-    page = client.get(url, headers={"accept-language": "de"})
+    page = client.get(url, headers={"accept-language": "de"}, follow=True)
     html = page.content.decode()
     assert '<html lang="es">' in html
     assert said_in("es", GDPR_NAME) in html
     client.post("/i18n/setlang/", {"language": "de", "next": url})
-    html = client.get(url).content.decode()
+    html = client.get(url, follow=True).content.decode()
     assert '<html lang="de">' in html
     assert said_in("de", GDPR_NAME) in html
 
@@ -209,10 +209,10 @@ def test_dates_are_written_the_languages_way_on_the_status_page_and_in_emails(cl
     request = RequestFactory(language="de", status=Status.VERIFIED)
     due = request.effective_due_on
     german = f"{due.day}. {MONTHS_DE[due.month - 1]} {due.year}"  # written out, not by the code under test
-    assert f'<dd id="due">{german}</dd>' in client.get(tokens.status_path(request)).content.decode()
+    assert f'<dd id="due">{german}</dd>' in client.get(tokens.status_path(request), follow=True).content.decode()
     _subject, text, _html = emails.render("acknowledgement", {"request": request, "code": "123456"}, "de")
     assert f"{request.due_on.day}. {MONTHS_DE[request.due_on.month - 1]} {request.due_on.year}" in text
     english = RequestFactory(language="en", status=Status.VERIFIED)
     day = english.effective_due_on
     assert f'<dd id="due">{day.day} {day.strftime("%B")} {day.year}</dd>' in client.get(
-        tokens.status_path(english)).content.decode()
+        tokens.status_path(english), follow=True).content.decode()
