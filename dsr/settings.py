@@ -8,162 +8,42 @@ never runs with a silently ignored setting.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
-import re
 import secrets
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from dsr.core import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TESTING = os.environ.get("DSR_TESTING", "").lower() in {"1", "true", "yes", "on"}
 # Files of a developer machine (SQLite database, local broker, dev keys); tests keep their own.
 VAR_DIR = Path(os.environ.get("DSR_VAR_DIR") or BASE_DIR / "var" / ("test" if TESTING else ""))
 
-
-def _read(name: str, parse: Callable[[str], Any], default: Any) -> Any:
-    """Parse one variable, naming it in the error when its value is unusable."""
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return parse(raw)
-    except Exception as exc:  # any parse failure is a config error
-        reason = " ".join(str(exc).split())
-        raise ImproperlyConfigured(f"{name} has an unusable value: {reason}") from exc
-
-
-def _country(raw: str) -> str:
-    import pycountry
-
-    if raw and pycountry.countries.get(alpha_2=raw.upper()) is None:
-        raise ValueError("not an ISO 3166 alpha-2 country code")
-    return raw.upper()
-
-
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"expected true/false, got {raw!r}")
-
-
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value <= 0:
-        raise ValueError("must be a positive whole number")
-    return value
-
-
-def _whole_number(raw: str) -> int:
-    value = int(raw)
-    if value < 0:
-        raise ValueError("must be zero or a positive whole number")
-    return value
-
-
-def _db_url(raw: str) -> dict[str, Any]:
-    scheme = raw.split(":", 1)[0]
-    if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
-        raise ValueError(f"unsupported database scheme {scheme!r} (use postgres:// or sqlite://)")
-    return environ.Env.db_url_config(raw)
-
-
-def _email_url(raw: str) -> dict[str, Any]:
-    scheme = raw.split(":", 1)[0]
-    if scheme not in environ.Env.EMAIL_SCHEMES:
-        raise ValueError(f"unsupported email scheme {scheme!r}")
-    config = environ.Env.email_url_config(raw)
-    if scheme == "filemail":
-        # filemail:///abs/dir is an absolute path; filemail://dir is relative to the project.
-        rest = raw.split("://", 1)[1].split("?", 1)[0]
-        config["EMAIL_FILE_PATH"] = rest if rest.startswith("/") else str(BASE_DIR / rest)
-    return config
-
-
-def _redis_url(raw: str) -> str:
-    if not raw.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("expected a redis:// or rediss:// URL")
-    return raw
-
-
-def _hosts(raw: str) -> list[str]:
-    hosts = [h.strip() for h in raw.split(",") if h.strip()]
-    if not hosts:
-        raise ValueError("expected a comma-separated list of host names")
-    return hosts
-
-
-def _encryption_key(raw: str) -> bytes:
-    try:
-        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("expected 32 bytes, URL-safe base64 encoded") from exc
-    if len(key) != 32:
-        raise ValueError(f"expected 32 bytes, URL-safe base64 encoded; got {len(key)} bytes")
-    return key
-
-
-def _kinds(raw: str) -> frozenset[str]:
-    kinds = {k.strip() for k in raw.split(",") if k.strip()}
-    unknown = kinds - {"access", "portability", "rectification", "erasure"}
-    if unknown:
-        raise ValueError(f"unknown request kinds: {', '.join(sorted(unknown))}")
-    return frozenset(kinds)
-
-
-def _brand_colour(raw: str) -> str:
-    from dsr.core.branding import readable_text_on
-
-    value = raw.strip().lower()
-    if not re.fullmatch(r"#[0-9a-f]{6}", value):
-        raise ValueError("expected a colour as #rrggbb, e.g. #0b5cad")
-    readable_text_on(value)  # raises ValueError naming the contrast when no text colour is readable on it
-    return value
-
-
-def _local_secret(filename: str, make: Callable[[], str]) -> str:
-    """A secret kept in var/ for a developer machine that set none in the environment."""
-    path = VAR_DIR / filename
-    if path.exists():
-        return path.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
-    return value
-
-
-DEBUG = _read("DEBUG", _bool, False)
+DEBUG = env.read("DEBUG", env.boolean, False)
 
 SECRET_KEY_FROM_ENV = bool(os.environ.get("SECRET_KEY"))
-SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret(
-    "secret_key", lambda: secrets.token_urlsafe(50)
+SECRET_KEY = os.environ.get("SECRET_KEY") or env.local_secret(
+    VAR_DIR, "secret_key", lambda: secrets.token_urlsafe(50)
 )
 if SECRET_KEY_FROM_ENV and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY has an unusable value: use at least 32 characters")
 
 DSR_ENCRYPTION_KEY_FROM_ENV = bool(os.environ.get("DSR_ENCRYPTION_KEY"))
-DSR_ENCRYPTION_KEY: bytes = _read(
+DSR_ENCRYPTION_KEY: bytes = env.read(
     "DSR_ENCRYPTION_KEY",
-    _encryption_key,
+    env.encryption_key,
     None,
-) or _encryption_key(
-    _local_secret(
-        "encryption_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+) or env.encryption_key(
+    env.local_secret(
+        VAR_DIR, "encryption_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     )
 )
 
-ALLOWED_HOSTS = _read("ALLOWED_HOSTS", _hosts, ["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", _hosts, [])
+ALLOWED_HOSTS = env.read("ALLOWED_HOSTS", env.hosts, ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.read("CSRF_TRUSTED_ORIGINS", env.hosts, [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -231,7 +111,7 @@ _default_db = {
     # A file, not memory, so a real worker process can share the test database.
     "TEST": {"NAME": str(VAR_DIR / "test-dsr.sqlite3")},
 }
-DATABASES = {"default": _read("DATABASE_URL", _db_url, _default_db)}
+DATABASES = {"default": env.read("DATABASE_URL", env.db_url, _default_db)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -247,7 +127,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: cache (rate limits) and Celery broker when set.
-REDIS_URL = _read("REDIS_URL", _redis_url, None)
+REDIS_URL = env.read("REDIS_URL", env.redis_url, None)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -297,13 +177,13 @@ CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ALWAYS_EAGER = _read("CELERY_TASK_ALWAYS_EAGER", _bool, False)
+CELERY_TASK_ALWAYS_EAGER = env.read("CELERY_TASK_ALWAYS_EAGER", env.boolean, False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 
 # Email: console by default; filemail:///dir writes each message to a file.
-_email = _read("EMAIL_URL", _email_url, {"EMAIL_BACKEND": "dsr.core.console_mail.EmailBackend"})
+_email = env.read("EMAIL_URL", env.email_url, {"EMAIL_BACKEND": "dsr.core.console_mail.EmailBackend"})
 if _email.get("EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend":  # consolemail://
     _email["EMAIL_BACKEND"] = "dsr.core.console_mail.EmailBackend"
 for _key, _value in _email.items():
@@ -348,10 +228,10 @@ STORAGES = {
 }
 
 # Request bodies: small for the public (a few fields), larger for systems reporting records.
-DSR_MAX_BODY_BYTES = _read("DSR_MAX_BODY_BYTES", _positive_int, 256 * 1024)
-DSR_MAX_SYSTEM_BODY_BYTES = _read("DSR_MAX_SYSTEM_BODY_BYTES", _positive_int, 32 * 1024 * 1024)
+DSR_MAX_BODY_BYTES = env.read("DSR_MAX_BODY_BYTES", env.positive_int, 256 * 1024)
+DSR_MAX_SYSTEM_BODY_BYTES = env.read("DSR_MAX_SYSTEM_BODY_BYTES", env.positive_int, 32 * 1024 * 1024)
 # A file an officer uploads when ticking off a manual task (e.g. a scanned letter found).
-DSR_MAX_UPLOAD_BYTES = _read("DSR_MAX_UPLOAD_BYTES", _positive_int, 20 * 1024 * 1024)
+DSR_MAX_UPLOAD_BYTES = env.read("DSR_MAX_UPLOAD_BYTES", env.positive_int, 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(DSR_MAX_BODY_BYTES, DSR_MAX_SYSTEM_BODY_BYTES)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
@@ -397,20 +277,20 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 # HSTS is only ever sent over HTTPS. Off by default under DEBUG, so that a developer's
 # localhost is not pinned to HTTPS for a year; SECURE_HSTS_SECONDS=0 turns it off.
-SECURE_HSTS_SECONDS = _read("SECURE_HSTS_SECONDS", _whole_number, 0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = _read("SECURE_HSTS_INCLUDE_SUBDOMAINS", _bool, True)
-SECURE_HSTS_PRELOAD = _read("SECURE_HSTS_PRELOAD", _bool, True)
+SECURE_HSTS_SECONDS = env.read("SECURE_HSTS_SECONDS", env.whole_number, 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.read("SECURE_HSTS_INCLUDE_SUBDOMAINS", env.boolean, True)
+SECURE_HSTS_PRELOAD = env.read("SECURE_HSTS_PRELOAD", env.boolean, True)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the
 # connection's own address is the client's). Only behind them is X-Forwarded-Proto believed:
 # without a proxy that sets it, any client could write it.
-DSR_TRUSTED_PROXIES = _read("DSR_TRUSTED_PROXIES", _whole_number, 0)
+DSR_TRUSTED_PROXIES = env.read("DSR_TRUSTED_PROXIES", env.whole_number, 0)
 if not DEBUG and not TESTING:
     # SECURE_SSL_REDIRECT=false means plain HTTP (e.g. local compose): then cookies can't be
     # Secure, unless SECURE_COOKIES says otherwise (TLS ended by a proxy that redirects itself).
-    SECURE_SSL_REDIRECT = _read("SECURE_SSL_REDIRECT", _bool, True)
+    SECURE_SSL_REDIRECT = env.read("SECURE_SSL_REDIRECT", env.boolean, True)
     if DSR_TRUSTED_PROXIES:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _read("SECURE_COOKIES", _bool, SECURE_SSL_REDIRECT)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.read("SECURE_COOKIES", env.boolean, SECURE_SSL_REDIRECT)
 
 # Content-Security-Policy (django-csp): only our own files, no inline script or style,
 # never framed. The pages keep their CSS and JS in static files (dsr/static/).
@@ -455,16 +335,16 @@ LOGGING = {
 DSR_HOLIDAY_COUNTRY = os.environ.get("DSR_HOLIDAY_COUNTRY") or None
 DSR_HOLIDAY_SUBDIVISION = os.environ.get("DSR_HOLIDAY_SUBDIVISION") or None
 DSR_DEFAULT_REGIME = os.environ.get("DSR_DEFAULT_REGIME", "gdpr")
-DSR_CODE_TTL_MINUTES = _read("DSR_CODE_TTL_MINUTES", _positive_int, 30)
-DSR_CODE_MAX_ATTEMPTS = _read("DSR_CODE_MAX_ATTEMPTS", _positive_int, 5)
-DSR_UNVERIFIED_EXPIRY_DAYS = _read("DSR_UNVERIFIED_EXPIRY_DAYS", _positive_int, 14)
+DSR_CODE_TTL_MINUTES = env.read("DSR_CODE_TTL_MINUTES", env.positive_int, 30)
+DSR_CODE_MAX_ATTEMPTS = env.read("DSR_CODE_MAX_ATTEMPTS", env.positive_int, 5)
+DSR_UNVERIFIED_EXPIRY_DAYS = env.read("DSR_UNVERIFIED_EXPIRY_DAYS", env.positive_int, 14)
 # A status link (and the cookie it sets) lives this long; each visit to the page renews the cookie.
-DSR_STATUS_LINK_DAYS = _read("DSR_STATUS_LINK_DAYS", _positive_int, 30)
+DSR_STATUS_LINK_DAYS = env.read("DSR_STATUS_LINK_DAYS", env.positive_int, 30)
 # What each limit protects: the README's "Security" section.
 DSR_RATE_SUBMIT_PER_IP = os.environ.get("DSR_RATE_SUBMIT_PER_IP", "20/h")
 DSR_RATE_SUBMIT_PER_EMAIL = os.environ.get("DSR_RATE_SUBMIT_PER_EMAIL", "5/h")  # per address and client
 # Requests filed for one address in the last hour and never confirmed: each emailed the address a code.
-DSR_UNCONFIRMED_PER_EMAIL = _read("DSR_UNCONFIRMED_PER_EMAIL", _positive_int, 10)
+DSR_UNCONFIRMED_PER_EMAIL = env.read("DSR_UNCONFIRMED_PER_EMAIL", env.positive_int, 10)
 DSR_RATE_VERIFY_PER_IP = os.environ.get("DSR_RATE_VERIFY_PER_IP", "30/h")
 DSR_RATE_VERIFY_PER_REQUEST = os.environ.get("DSR_RATE_VERIFY_PER_REQUEST", "10/h")  # per request and client
 DSR_RATE_RESEND_PER_REQUEST = os.environ.get("DSR_RATE_RESEND_PER_REQUEST", "3/h")
@@ -473,7 +353,7 @@ DSR_RATE_PER_TOKEN = os.environ.get("DSR_RATE_PER_TOKEN", "600/m")
 # Failed desk and admin logins (a wrong password or second-factor code).
 DSR_RATE_LOGIN_PER_IP = os.environ.get("DSR_RATE_LOGIN_PER_IP", "30/h")
 DSR_RATE_LOGIN_PER_USER = os.environ.get("DSR_RATE_LOGIN_PER_USER", "10/h")  # refuses per client; slows past it
-DSR_LOGIN_SLOWDOWN_SECONDS = _read("DSR_LOGIN_SLOWDOWN_SECONDS", _whole_number, 3)
+DSR_LOGIN_SLOWDOWN_SECONDS = env.read("DSR_LOGIN_SLOWDOWN_SECONDS", env.whole_number, 3)
 DSR_PUBLIC_URL = os.environ.get("DSR_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 DSR_ORGANISATION = os.environ.get("DSR_ORGANISATION", "Example Ltd")
 # Where the person writes to us about their data (an appeal under the US state laws goes here),
@@ -484,14 +364,14 @@ DSR_CONTROLLER_ADDRESS = os.environ.get("DSR_CONTROLLER_ADDRESS", "")
 DSR_DPO_CONTACT = os.environ.get("DSR_DPO_CONTACT", "")
 # Where this handler's own database and mail server are (ISO 3166 alpha-2), if both are in one
 # country: the access bundle then says its records of the person's requests stay there.
-DSR_DATA_COUNTRY = _read("DSR_DATA_COUNTRY", _country, "")
+DSR_DATA_COUNTRY = env.read("DSR_DATA_COUNTRY", env.country, "")
 
 # Branding of the public pages, the emails and the access bundle. The demo (DSR_DEMO) has its own
 # defaults below; a brand colour on which neither dark nor white text is readable (WCAG AA,
 # 4.5:1) stops start-up.
 DSR_LOGO_URL = os.environ.get("DSR_LOGO_URL", "")
 DSR_PRIVACY_NOTICE_URL = os.environ.get("DSR_PRIVACY_NOTICE_URL", "")
-DSR_BRAND_COLOUR: str = _read("DSR_BRAND_COLOUR", _brand_colour, "#0b5cad")
+DSR_BRAND_COLOUR: str = env.read("DSR_BRAND_COLOUR", env.brand_colour, "#0b5cad")
 
 if DSR_DEFAULT_REGIME not in {
     "gdpr", "uk_gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "ucpa", "lgpd", "pipeda",
@@ -501,7 +381,7 @@ if DSR_DEFAULT_REGIME not in {
 LOGIN_URL = "/desk/login/"
 LOGIN_REDIRECT_URL = "/desk/"
 OTP_TOTP_ISSUER = DSR_ORGANISATION + " privacy desk"
-DSR_REMINDER_DAYS = _read(
+DSR_REMINDER_DAYS = env.read(
     "DSR_REMINDER_DAYS", lambda raw: sorted({int(x) for x in raw.split(",") if x.strip()}, reverse=True), [7, 2]
 )
 
@@ -510,37 +390,30 @@ RATELIMIT_IP_META_KEY = "dsr.web.ratelimit.client_ip"
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] if not REDIS_URL else []
 
 DSR_EXPORT_DIR = os.environ.get("DSR_EXPORT_DIR") or str(VAR_DIR / "exports")
-DSR_JOB_LEASE_SECONDS = _read("DSR_JOB_LEASE_SECONDS", _positive_int, 300)
-DSR_JOB_REQUEUE_AFTER_SECONDS = _read("DSR_JOB_REQUEUE_AFTER_SECONDS", _positive_int, 60)
-DSR_EMAIL_RESEND_AFTER_SECONDS = _read("DSR_EMAIL_RESEND_AFTER_SECONDS", _positive_int, 600)
+DSR_JOB_LEASE_SECONDS = env.read("DSR_JOB_LEASE_SECONDS", env.positive_int, 300)
+DSR_JOB_REQUEUE_AFTER_SECONDS = env.read("DSR_JOB_REQUEUE_AFTER_SECONDS", env.positive_int, 60)
+DSR_EMAIL_RESEND_AFTER_SECONDS = env.read("DSR_EMAIL_RESEND_AFTER_SECONDS", env.positive_int, 600)
 # How old an unsent claim on a once-only email must be before another task may send it:
 # longer than any send takes (a worker that died mid-send leaves such a claim).
-DSR_EMAIL_CLAIM_SECONDS = _read("DSR_EMAIL_CLAIM_SECONDS", _positive_int, 900)
-DSR_RETRY_BASE_SECONDS = _read("DSR_RETRY_BASE_SECONDS", float, 10.0)
-DSR_RETRY_MAX_SECONDS = _read("DSR_RETRY_MAX_SECONDS", float, 3600.0)
-DSR_BUNDLE_DAYS = _read("DSR_BUNDLE_DAYS", _positive_int, 7)
-DSR_RECORD_RETENTION_MONTHS = _read("DSR_RECORD_RETENTION_MONTHS", _positive_int, 24)
-DSR_ERASE_BATCH_SIZE = _read("DSR_ERASE_BATCH_SIZE", _positive_int, 200)
-DSR_ESCALATE_WAITING_DAYS = _read("DSR_ESCALATE_WAITING_DAYS", _positive_int, 7)
+DSR_EMAIL_CLAIM_SECONDS = env.read("DSR_EMAIL_CLAIM_SECONDS", env.positive_int, 900)
+DSR_RETRY_BASE_SECONDS = env.read("DSR_RETRY_BASE_SECONDS", float, 10.0)
+DSR_RETRY_MAX_SECONDS = env.read("DSR_RETRY_MAX_SECONDS", float, 3600.0)
+DSR_BUNDLE_DAYS = env.read("DSR_BUNDLE_DAYS", env.positive_int, 7)
+DSR_RECORD_RETENTION_MONTHS = env.read("DSR_RECORD_RETENTION_MONTHS", env.positive_int, 24)
+DSR_ERASE_BATCH_SIZE = env.read("DSR_ERASE_BATCH_SIZE", env.positive_int, 200)
+DSR_ESCALATE_WAITING_DAYS = env.read("DSR_ESCALATE_WAITING_DAYS", env.positive_int, 7)
 # How long a job keeps asking a vendor whose deletion finishes later (e.g. Segment: up to 30 days).
-DSR_POLL_MAX_DAYS = _read("DSR_POLL_MAX_DAYS", _positive_int, 35)
-DSR_AUTO_APPROVE_KINDS = _read(
-    "DSR_AUTO_APPROVE_KINDS", lambda raw: _kinds(raw), frozenset()
+DSR_POLL_MAX_DAYS = env.read("DSR_POLL_MAX_DAYS", env.positive_int, 35)
+DSR_AUTO_APPROVE_KINDS = env.read(
+    "DSR_AUTO_APPROVE_KINDS", env.kinds, frozenset()
 )
 
 
-def _release_kinds(raw: str) -> frozenset[str]:
-    kinds = _kinds(raw)
-    if kinds - {"access", "portability"}:
-        raise ValueError("only access and portability have results to release")
-    return kinds
-
-
 # Off by default: access results are reviewed by an officer before the person gets them.
-DSR_AUTO_RELEASE_KINDS = _read("DSR_AUTO_RELEASE_KINDS", _release_kinds, frozenset())
+DSR_AUTO_RELEASE_KINDS = env.read("DSR_AUTO_RELEASE_KINDS", env.release_kinds, frozenset())
 
 # The demo shop's webhook receiver (make run); off in production unless asked for.
-DSR_DEMO = _read("DSR_DEMO", _bool, DEBUG or TESTING)
+DSR_DEMO = env.read("DSR_DEMO", env.boolean, DEBUG or TESTING)
 DSR_DEMO_WEBHOOK_SECRET = os.environ.get("DSR_DEMO_WEBHOOK_SECRET", "demo-marketing-signing-secret")
 DSR_DEMO_MAILCHIMP_KEY = os.environ.get("DSR_DEMO_MAILCHIMP_KEY", "demo-newsletter-api-key-us1")
 if DSR_DEMO:  # the demo shop's branding, where the environment sets none

@@ -1,7 +1,7 @@
 """The organisation's branding, as every public page, email and access bundle shows it.
 
 Plain settings in, plain data out. The brand colour is checked once, at start-up
-(``settings._brand_colour``): text on it is whichever of dark ink or white reads better,
+(``dsr.core.env.brand_colour``): text on it is whichever of dark ink or white reads better,
 and a colour on which neither reaches WCAG AA (4.5:1) is refused, so no page can come out
 unreadable. Links on white use the brand colour only where it is itself readable on white.
 """

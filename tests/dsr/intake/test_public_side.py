@@ -200,17 +200,17 @@ def test_the_brand_colour_comes_with_a_readable_text_colour(client, settings):
 
 
 def test_a_brand_colour_no_text_can_be_read_on_is_refused_at_start_up(monkeypatch):
-    from dsr import settings as product_settings
+    from dsr.core import env
 
     assert branding.contrast("#ffffff", "#000000") == pytest.approx(21)
     with pytest.raises(ValueError, match="neither dark nor white text is readable"):
         branding.readable_text_on("#787878")
     monkeypatch.setenv("DSR_BRAND_COLOUR", "#787878")
     with pytest.raises(ImproperlyConfigured, match="DSR_BRAND_COLOUR has an unusable value: neither"):
-        product_settings._read("DSR_BRAND_COLOUR", product_settings._brand_colour, "#0b5cad")
+        env.read("DSR_BRAND_COLOUR", env.brand_colour, "#0b5cad")
     monkeypatch.setenv("DSR_BRAND_COLOUR", "blue")
     with pytest.raises(ImproperlyConfigured, match="#rrggbb"):
-        product_settings._read("DSR_BRAND_COLOUR", product_settings._brand_colour, "#0b5cad")
+        env.read("DSR_BRAND_COLOUR", env.brand_colour, "#0b5cad")
 
 
 def test_favicon_answers_with_an_icon(client):
