@@ -53,7 +53,7 @@ INSERT INTO dsr_datasubjectrequest (
     id, reference, kind, regime, status, identifiers, email_hash, requester_type, country, subdivision,
     language, received_at, verified_at, clock_started_on, due_on, extended_due_on, extension_reason,
     acknowledge_by, acknowledged_at, reminders_sent, outcome, denial_reason,
-    assignee_id, updated_at)
+    assignee_id, updated_at, status_revocations)
 SELECT gen_random_uuid(), {_reference_sql()},
     (ARRAY['access','portability','rectification','erasure'])[(s.h2 %% 4) + 1],
     CASE WHEN s.ccpa THEN 'ccpa' ELSE (ARRAY['gdpr','uk_gdpr','lgpd','pipeda'])[(s.h2 / 4 %% 4) + 1] END,
@@ -70,7 +70,7 @@ SELECT gen_random_uuid(), {_reference_sql()},
          ELSE '[]'::jsonb END,
     '', '',
     CASE WHEN s.h2 / 7680 %% 10 < 7 THEN (%(officers)s::int[])[(s.h2 / 76800 %% %(n_officers)s) + 1] END,
-    now()
+    now(), 0
 FROM (
     SELECT t.*, COALESCE(t.extended_due_on, t.due_on) - %(today)s::date AS e
     FROM (

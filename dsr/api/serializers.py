@@ -118,7 +118,8 @@ class RequestCreatedSerializer(serializers.ModelSerializer):
     def get_status_token(self, obj: DataSubjectRequest) -> str | None:
         from dsr.core.tokens import status_token
 
-        return status_token(obj) if self.context.get("integration") is not None else None
+        # The request was filed by this very call: its copy is as stored.
+        return status_token(obj, fresh=True) if self.context.get("integration") is not None else None
 
     def get_next_step(self, obj: DataSubjectRequest) -> str:
         from dsr.core.selectors import next_step

@@ -51,10 +51,12 @@ def integration_for(request: Request) -> IntegrationToken | None:
         raise AuthenticationFailed("Unknown or disabled integration token.")
     ratelimit.check_token(request, "integration", str(integration.pk))
     now = timezone.now()
-    # At most one write a minute: a busy integration must not queue on its own token's row.
-    IntegrationToken.objects.filter(pk=integration.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
-    ).update(last_used_at=now)
+    # At most one write a minute: a busy integration must not queue on its own token's row,
+    # nor pay a query per call to find that it need not write.
+    if integration.last_used_at is None or integration.last_used_at < now - timedelta(minutes=1):
+        IntegrationToken.objects.filter(pk=integration.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+        ).update(last_used_at=now)
     return integration
 
 

@@ -24,9 +24,13 @@ _STATUS_SALT = "dsr.status"
 COOKIE = "dsr_status"
 
 
-def status_token(request: DataSubjectRequest) -> str:
-    # As stored now, not as this copy of the request last saw it.
-    stored = DataSubjectRequest.objects.filter(pk=request.pk).values_list("verified_at", "status_revocations").first()
+def status_token(request: DataSubjectRequest, *, fresh: bool = False) -> str:
+    """``fresh``: the caller's copy is as stored (it has just filed or loaded the request), so
+    it is not read again; otherwise the token is made as the request is stored now. (Should
+    the copy be behind an officer's revocation, the token is simply dead: never the reverse.)"""
+    stored = None if fresh else (
+        DataSubjectRequest.objects.filter(pk=request.pk).values_list("verified_at", "status_revocations").first()
+    )
     verified_at, revocations = stored or (request.verified_at, request.status_revocations)
     payload = {"r": str(request.pk), "g": revocations}
     if verified_at is None:
@@ -34,9 +38,11 @@ def status_token(request: DataSubjectRequest) -> str:
     return signing.dumps(payload, salt=_STATUS_SALT, compress=True)
 
 
-def status_path(request: DataSubjectRequest) -> str:
-    """The link every email to the person carries: it opens their status page (see the module)."""
-    return reverse("dsr:status-open", args=[request.reference, status_token(request)])
+def status_path(request: DataSubjectRequest, *, fresh: bool = False) -> str:
+    """The link every email to the person carries: it opens their status page (see the module).
+
+    ``fresh``: as :func:`status_token`'s (the caller has just loaded the request)."""
+    return reverse("dsr:status-open", args=[request.reference, status_token(request, fresh=fresh)])
 
 
 def status_cookie_path(request: DataSubjectRequest) -> str:

@@ -68,14 +68,19 @@ class NotReadyToApprove(Exception):
     pass
 
 
-def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "") -> bool:
-    """verified → approved → in progress, with the jobs created and queued."""
+def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "", alone: bool = False) -> bool:
+    """verified → approved → in progress, with the jobs created and queued.
+
+    ``alone``: the caller found, in this transaction, no other request of the same person
+    and kind under way (``verification.after_verified`` has just looked), so the look is
+    not repeated.
+    """
     if request.kind == Kind.RECTIFICATION:
         request.refresh_from_db()  # the decisions may have been made through another object
     if request.kind == Kind.RECTIFICATION and request.status == Status.VERIFIED and undecided(request):
         numbers = ", ".join(str(i + 1) for i in undecided(request))
         raise NotReadyToApprove(f"Accept or reject each correction first (undecided: {numbers}).")
-    if request.status == Status.VERIFIED and (
+    if request.status == Status.VERIFIED and not alone and (
         other := same_under_way(request, (Status.APPROVED, Status.IN_PROGRESS, Status.REVIEW))
     ):
         raise NotReadyToApprove(
@@ -103,7 +108,8 @@ def start(request: DataSubjectRequest, *, actor: Actor) -> list[ConnectorJob]:
             ):
                 jobs.append(_job(request, system, action, phase=1))
         ConnectorJob.objects.bulk_create(jobs, ignore_conflicts=True)
-        exceptions = list(request.exceptions.all())
+        # Exceptions (a legal ground to keep data in one system) only ever bear on erasures.
+        exceptions = list(request.exceptions.all()) if request.kind == Kind.ERASURE else []
         for item in exceptions:
             job = ConnectorJob.objects.filter(request=request, system=item.system_id, action="erase").first()
             if job is not None:
@@ -117,8 +123,8 @@ def start(request: DataSubjectRequest, *, actor: Actor) -> list[ConnectorJob]:
         if jobs and not exceptions:
             # The first phase's jobs are ready: queue them without another look at the request.
             first = min(j.phase for j in jobs)
-            ready = [str(j.pk) for j in jobs if j.phase == first]
-            transaction.on_commit(lambda: enqueue_jobs(ready))
+            ready = {str(j.pk): j.system.connector for j in jobs if j.phase == first}
+            transaction.on_commit(lambda: enqueue_jobs(list(ready), connectors=ready))
         else:
             request_id = str(request.pk)
             transaction.on_commit(lambda: advance(request_id))
@@ -140,14 +146,19 @@ def enqueue_job(job_id: str, *, countdown: float = 0, queue_name: str | None = N
     return queue.enqueue(Task.RUN_JOB, job_id, countdown=countdown, queue=queue_name)
 
 
-def enqueue_jobs(job_ids: list[str], *, countdown: float = 0) -> None:
-    """Queue the jobs, each on the queue of its system's class (fast or http)."""
+def enqueue_jobs(job_ids: list[str], *, countdown: float = 0, connectors: dict[str, str] | None = None) -> None:
+    """Queue the jobs, each on the queue of its system's class (fast or http).
+
+    ``connectors`` (job id → its system's connector) saves looking them up when the
+    caller has them at hand.
+    """
     if not job_ids:
         return
-    connectors = {
-        str(pk): connector
-        for pk, connector in ConnectorJob.objects.filter(pk__in=job_ids).values_list("pk", "system__connector")
-    }
+    if connectors is None:
+        connectors = {
+            str(pk): connector
+            for pk, connector in ConnectorJob.objects.filter(pk__in=job_ids).values_list("pk", "system__connector")
+        }
     for job_id in job_ids:
         enqueue_job(job_id, countdown=countdown, queue_name=queue.job_queue(connectors.get(job_id, "")))
 

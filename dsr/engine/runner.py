@@ -11,8 +11,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db import connection
 from django.utils import timezone
 
 from connectors.base import Action, Connector, ConnectorError, Deferred
@@ -36,41 +35,50 @@ from .outcomes import (
 log = logging.getLogger(__name__)
 
 
+# The claim: due (or its lease ran out) and no earlier phase still open (identity lookups
+# first). Written out rather than built by the ORM: it runs once per job, and building the
+# same statement with its subqueries cost more than running it. Plain SQL that PostgreSQL and
+# SQLite (3.35+, for RETURNING) both run; ``has_learned``: an earlier phase found identifiers.
+_CLAIM = """
+UPDATE dsr_connectorjob
+SET status = %s, attempts = attempts + 1, lease_expires_at = %s, started_at = COALESCE(started_at, %s)
+WHERE id = %s
+  AND ((status = %s AND next_attempt_at <= %s) OR (status = %s AND lease_expires_at < %s))
+  AND NOT EXISTS (
+    SELECT 1 FROM dsr_connectorjob AS e
+    WHERE e.request_id = dsr_connectorjob.request_id AND e.phase < dsr_connectorjob.phase
+      AND e.status NOT IN ({terminal}))
+RETURNING EXISTS (
+    SELECT 1 FROM dsr_connectorjob AS k
+    WHERE k.request_id = dsr_connectorjob.request_id AND k.phase < dsr_connectorjob.phase
+      AND k.status = %s AND k.learned IS NOT NULL)
+""".format(terminal=", ".join(["%s"] * len(TERMINAL_JOB_STATUSES)))
+
+
 def _claim(job_id: str) -> ConnectorJob | None:
     """Take the job if it is due (or its lease ran out) and no earlier phase is still open.
 
     One conditional UPDATE decides it, so two workers never both win; then one SELECT
     loads the job with its request and system.
     """
-    now = timezone.now()
-    earlier_open = ConnectorJob.objects.filter(
-        request_id=OuterRef("request_id"), phase__lt=OuterRef("phase")
-    ).exclude(status__in=TERMINAL_JOB_STATUSES)
-    claimed = (
-        ConnectorJob.objects.filter(pk=job_id)
-        .filter(
-            Q(status=JobStatus.PENDING, next_attempt_at__lte=now)
-            | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
-        )
-        .filter(~Exists(earlier_open))  # identity lookups first
-        .update(
-            status=JobStatus.RUNNING,
-            attempts=F("attempts") + 1,
-            lease_expires_at=now + timedelta(seconds=settings.DSR_JOB_LEASE_SECONDS),
-            started_at=Coalesce(F("started_at"), now),
-        )
+    fields = ConnectorJob._meta
+    at = timezone.now()
+    now = fields.get_field("next_attempt_at").get_db_prep_value(at, connection)
+    lease = fields.get_field("lease_expires_at").get_db_prep_value(
+        at + timedelta(seconds=settings.DSR_JOB_LEASE_SECONDS), connection
     )
-    if not claimed:
+    statuses = [str(s) for s in sorted(TERMINAL_JOB_STATUSES)]
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, [
+            str(JobStatus.RUNNING), lease, now, fields.pk.get_db_prep_value(job_id, connection),
+            str(JobStatus.PENDING), now, str(JobStatus.RUNNING), now, *statuses, str(JobStatus.SUCCEEDED),
+        ])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    learned = ConnectorJob.objects.filter(
-        request_id=OuterRef("request_id"), phase__lt=OuterRef("phase"), status=JobStatus.SUCCEEDED,
-        learned__isnull=False,
-    )
-    return (
-        ConnectorJob.objects.select_related("request", "system")
-        .annotate(has_learned=Exists(learned))
-        .get(pk=job_id)
-    )
+    job = ConnectorJob.objects.select_related("request", "system").get(pk=job_id)
+    job.has_learned = bool(row[0])
+    return job
 
 
 def run(job_id: str) -> str | None:

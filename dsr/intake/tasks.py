@@ -77,7 +77,7 @@ def send_receipt(request_id: str) -> None:
     request = DataSubjectRequest.objects.filter(pk=request_id, acknowledged_at__isnull=True).first()
     if request is None:
         return
-    status_url = emails.absolute(status_path(request))
+    status_url = emails.absolute(status_path(request, fresh=True))  # loaded just above
 
     def sent() -> None:
         if DataSubjectRequest.objects.filter(pk=request.pk, acknowledged_at__isnull=True).update(

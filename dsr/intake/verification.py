@@ -273,27 +273,28 @@ def _mark_verified(
 
 def after_verified(request: DataSubjectRequest, *, auto_approve: bool = False) -> None:
     """Merge or close a duplicate, or start the work when approval is automatic for this kind."""
-    _close_if_duplicate(request)
+    alone = not _close_if_duplicate(request)
     if request.status != Status.VERIFIED:
         return
     if request.kind == Kind.RECTIFICATION:
         queue.on_commit(Task.READ_CURRENT, str(request.pk))  # what the officer decides against
         return  # an officer decides each correction first
     if auto_approve or request.kind in settings.DSR_AUTO_APPROVE_KINDS:
-        fanout.approve(request, actor=Actor(ActorType.SCHEDULER, "auto-approval"), reason="auto")
+        fanout.approve(request, actor=Actor(ActorType.SCHEDULER, "auto-approval"), reason="auto", alone=alone)
 
 
-def _close_if_duplicate(request: DataSubjectRequest) -> None:
+def _close_if_duplicate(request: DataSubjectRequest) -> bool:
     """The same person already has this kind of request verified: one is worked, never both.
 
     Whichever was filed first, the one verified first is the one worked. A later one is
     closed as its duplicate; a correction request is merged into it while its corrections
     are still to be decided, and otherwise waits (``fanout.approve`` refuses it) until the
     first has closed, when it is decided against the values the first one left.
+    Returns whether the person has another such request under way.
     """
     original = same_under_way(request)
     if original is None:
-        return
+        return False
     if request.kind != Kind.RECTIFICATION:
         lifecycle.transition(
             request,
@@ -309,4 +310,5 @@ def _close_if_duplicate(request: DataSubjectRequest) -> None:
         request.duplicate_of = original
         audit.record("request.linked", actor=Actor.subject(), request=request,
                      details={"duplicate_of": original.reference, "waits": True})
+    return True
 

@@ -26,7 +26,7 @@ def send_outcome(request_id: str, outcome: str) -> None:
         return
     context = {
         **outcome_context(request),
-        "status_url": emails.absolute(status_path(request)),
+        "status_url": emails.absolute(status_path(request, fresh=True)),  # loaded just above
         "outcome": outcome,
     }
     # Each outcome is told once; a reissued download link may be sent again on a later reissue.
