@@ -72,6 +72,9 @@ def _bump(counts: dict[str, int], category: str, n: int) -> None:
         counts[category] = counts.get(category, 0) + n
 
 
+# Values a JSON encoder takes as they are: the most common cells skip json_value.
+_JSON_NATIVE = frozenset({str, int, float, bool, type(None)})
+
 class Dialect(Protocol):
     """How a driver quotes names and composes statements; values always go as parameters."""
 
@@ -316,7 +319,7 @@ class SQLConnector(Connector):
                     continue
                 with closing(self._stream(*query)) as rows:
                     for row in rows:
-                        fields = {k: json_value(v) for k, v in row.items()}
+                        fields = {k: v if type(v) in _JSON_NATIVE else json_value(v) for k, v in row.items()}
                         yield Record(self.name, spec.category, fields)
 
     def erase(self, subject: Subject, *, job: JobContext | None = None) -> Receipt:

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from django.utils import timezone
 
 from dsr.core import law, storage
@@ -53,6 +54,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\
 # Leading characters a spreadsheet drops before it looks for a formula.
 _IGNORED_LEAD = "\"' \t\r\n\u00a0\u3000"
 _PLAIN_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+_JSON = msgspec.json.Encoder(enc_hook=str)  # one record per line of the category's JSON file
+# A first character after which no formula can follow: the cell is kept as it is, unlooked at.
+_RISKY_FIRST = frozenset(_FORMULA_START) | frozenset(_IGNORED_LEAD)
 
 
 def file_name(name: str) -> str:
@@ -76,7 +80,11 @@ def csv_cell(value: Any) -> str:
     """
     if value is None:
         return ""
+    if type(value) in (int, float, bool):  # most cells of a large export: never a formula
+        return str(value)
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    if not text or text[0] not in _RISKY_FIRST:
+        return text
     if _PLAIN_NUMBER.fullmatch(text):  # -2 is a number, not a formula
         return text
     if text.startswith(_FORMULA_START) or text.lstrip(_IGNORED_LEAD).startswith(_FORMULA_START):
@@ -241,18 +249,15 @@ def _write_category(zf: zipfile.ZipFile, p: CategoryPlan, request: DataSubjectRe
         zf.writestr(path, html)
     skip = p.withheld_records
     with zf.open(f"{p.path}.json", "w", force_zip64=True) as raw:
-        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        out.write("[")
-        first = True
+        raw.write(b"[")
+        separator = b""
         for index, fields in _records(p):
             if index in skip:
                 continue
             kept = {k: v for k, v in fields.items() if k not in p.withheld_fields}
-            out.write(("" if first else ",\n") + json.dumps(kept, ensure_ascii=False, default=str))
-            first = False
-        out.write("]\n")
-        out.flush()
-        out.detach()
+            raw.write(separator + _JSON.encode(kept))
+            separator = b",\n"
+        raw.write(b"]\n")
     with zf.open(f"{p.path}.csv", "w", force_zip64=True) as raw:
         # With a byte-order mark, spreadsheet programs read the file as UTF-8 (accents, €).
         out = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
