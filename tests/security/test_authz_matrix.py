@@ -140,15 +140,16 @@ MATRIX: dict[str, tuple] = {
     "admin/autocomplete/":                                  ADMIN_READ_ONLY,  # 403 for admins: no field asked
     "admin/jsi18n/":                                        ADMIN_ONLY,
     "admin/r/<path:content_type_id>/<path:object_id>/":     (LOGIN,) * 5 + (404,) + (LOGIN,) * 5,
-    "admin/^(?P<app_label>auth|otp_totp|dsr)/$":            ADMIN_ONLY,
+    "admin/^(?P<app_label>auth|dsr)/$":                     ADMIN_ONLY,
     "admin/(?P<url>.*)$":                                   (LOGIN,) * 5 + (404,) + (LOGIN,) * 5,
     "demo/marketing-webhook/":                              (401,) * 11,
     **{f"demo/mailchimp/3.0/{route}": (401,) * 11 for route in [
         "ping", MEMBER, f"{MEMBER}/notes", f"{MEMBER}/tags", f"{MEMBER}/actions/delete-permanent"]},
 }
 # Each model's six admin URLs: the changelist, add, history, delete, change, and the short
-# object URL that redirects to the change page. Requests, events and jobs are read-only.
-for _model, _writable in [("auth/group", True), ("auth/user", True), ("otp_totp/totpdevice", True),
+# object URL that redirects to the change page. Authenticators, requests, events and jobs are
+# read-only (an authenticator's secret is never shown: no QR code, no configuration page).
+for _model, _writable in [("auth/group", True), ("auth/user", True), ("dsr/totpdevice", False),
                           ("dsr/datasubjectrequest", False), ("dsr/auditevent", False),
                           ("dsr/systemconnection", True), ("dsr/connectorjob", False)]:
     _write = ADMIN_ONLY if _writable else ADMIN_READ_ONLY
@@ -160,11 +161,7 @@ for _model, _writable in [("auth/group", True), ("auth/user", True), ("otp_totp/
         f"admin/{_model}/<path:object_id>/change/": ADMIN_ONLY,
         f"admin/{_model}/<path:object_id>/": (LOGIN,) * 5 + (MOVED,) + (LOGIN,) * 5,
     })
-MATRIX.update({
-    "admin/auth/user/<id>/password/": ADMIN_ONLY,
-    "admin/otp_totp/totpdevice/<int:pk>/config/": ADMIN_ONLY,
-    "admin/otp_totp/totpdevice/<int:pk>/qrcode/": ADMIN_ONLY,  # drawn with segno
-})
+MATRIX["admin/auth/user/<id>/password/"] = ADMIN_ONLY
 
 
 def routes() -> list[str]:
