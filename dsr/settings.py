@@ -52,8 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_otp",
-    "django_otp.plugins.otp_totp",
+    "django_otp",  # the second factor; the TOTP device is dsr's own (its secret encrypted)
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

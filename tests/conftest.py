@@ -114,8 +114,8 @@ def desk_login(client, db):
     """Log ``client`` in to the desk with a role and a verified TOTP device (as the login form does)."""
     from django.contrib.auth import get_user_model
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from dsr.core.models import TOTPDevice
     from dsr.core.roles import Role, grant
 
     def login(role: str = "officer", username: str | None = None):

@@ -50,12 +50,12 @@ def acting_staff() -> QuerySet:
 
 def is_service_account(user: Any) -> bool:
     """An account for scripts: no usable password and no authenticator, so never a login."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from dsr.core.models import TOTPDevice
 
     return not user.has_usable_password() and not TOTPDevice.objects.filter(user=user).exists()
 
 
-ADMIN_APPS = ("dsr", "auth", "otp_totp", "demo_shop")
+ADMIN_APPS = ("dsr", "auth", "demo_shop")
 
 
 def grant(user: Any, role: Role, *, staff: bool = True) -> None:

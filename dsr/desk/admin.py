@@ -18,6 +18,7 @@ from dsr.core.models import (
     DataSubjectRequest,
     JobStatus,
     SystemConnection,
+    TOTPDevice,
 )
 from dsr.core.queue import Task
 from dsr.core.roles import Role, role_of
@@ -114,6 +115,16 @@ class DataSubjectRequestAdmin(ReadOnlyAdmin):
         for item in queryset.filter(status="review", kind="rectification"):
             done += closing.complete(item, actor=Actor.officer(request.user))
         self.message_user(request, f"{done} request(s) closed; the people are emailed.")
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(ReadOnlyAdmin):
+    """Authenticators, read-only: whose, and whether confirmed. Never the secret, a QR code or an
+    otpauth:// URI (``desk_user`` prints that once, when it creates the device)."""
+
+    fields = list_display = ("name", "user", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username", "name")
 
 
 @admin.register(AuditEvent)

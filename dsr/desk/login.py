@@ -14,8 +14,8 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.forms import OTPAuthenticationForm
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from dsr.core.models import TOTPDevice
 from dsr.web import ratelimit
 
 

@@ -8,10 +8,9 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from connectors.memory import MemoryConnector
-from dsr.core.models import DataSubjectRequest, Status, SystemConnection
+from dsr.core.models import DataSubjectRequest, Status, SystemConnection, TOTPDevice
 from dsr.core.roles import Role, grant
 from tests.e2e.test_journey import browser, new_page  # noqa: F401 - shared browser fixtures
 from tests.factories import RequestFactory

@@ -10,12 +10,11 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dsr.core import audit
 from dsr.core.audit import Actor
 from dsr.core.crypto import identifier_hash
-from dsr.core.models import DataSubjectRequest, Message, ReplyTemplate, Status
+from dsr.core.models import DataSubjectRequest, Message, ReplyTemplate, Status, TOTPDevice
 from tests.dsr.desk.users import PASSWORD, make_user
 from tests.e2e.test_journey import browser, new_page  # noqa: F401 - shared browser fixtures
 from tests.factories import RequestFactory

@@ -25,9 +25,8 @@ import pytest
 from django.core import mail
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dsr.core.models import DataSubjectRequest, ResultBundle, Status, SystemConnection
+from dsr.core.models import DataSubjectRequest, ResultBundle, Status, SystemConnection, TOTPDevice
 from dsr.engine import connections
 from tests.conftest import code_from
 from tests.connectors.webhook_server import WebhookServer

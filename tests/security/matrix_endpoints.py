@@ -76,6 +76,10 @@ def approved(w: World) -> bool:
     return status_of(w.verified_a) != Status.VERIFIED
 
 
+def links_revoked(w: World) -> bool:
+    return reload(w.verified_a).status_revocations > 0
+
+
 def job_skipped(w: World) -> bool:
     return reload(w.job_a).status == "skipped"
 
@@ -191,6 +195,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda w, a: f"/api/v1/desk/requests/{w.done_a.pk}/", shows=shows_reference("done")),
     "api/v1/desk/requests/<request:request_id>/<slug:action>/": api_post(
         lambda w, a: f"/api/v1/desk/requests/{w.verified_a.pk}/approve/", effect=approved),
+    "api/v1/desk/requests/<request:request_id>/revoke/": api_post(
+        lambda w, a: f"/api/v1/desk/requests/{w.verified_a.pk}/revoke/", effect=links_revoked),
     "api/v1/desk/people/": get(with_objects(f"/api/v1/desk/people/?email={ALICE['email']}", "done_a"),
                                shows=shows_reference("done")),
     "api/v1/desk/requests/<request:request_id>/audit/": get(
@@ -232,6 +238,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda w, a: f"/desk/requests/{w.verified_a.pk}/certificate/", shows=shows_reference("verified")),
     "desk/requests/<request:request_id>/<slug:action>/": post(
         lambda w, a: f"/desk/requests/{w.verified_a.pk}/approve/", effect=approved),
+    "desk/requests/<request:request_id>/revoke/": post(
+        lambda w, a: f"/desk/requests/{w.verified_a.pk}/revoke/", effect=links_revoked),
     "desk/jobs/<uuid:job_id>/<slug:action>/": post(
         lambda w, a: f"/desk/jobs/{w.job_a.pk}/skip/", lambda w, a: {"reason": "not ours"}, effect=job_skipped),
     # the admin
@@ -246,14 +254,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     **admin_model("auth/group", "group"),
     "admin/auth/user/<id>/password/": get(lambda w, a: f"/admin/auth/user/{w.clerk.pk}/password/"),
     **admin_model("auth/user", "clerk"),
-    "admin/otp_totp/totpdevice/<int:pk>/config/": get(lambda w, a: f"/admin/otp_totp/totpdevice/{w.device.pk}/config/"),
-    "admin/otp_totp/totpdevice/<int:pk>/qrcode/": get(lambda w, a: f"/admin/otp_totp/totpdevice/{w.device.pk}/qrcode/"),
-    **admin_model("otp_totp/totpdevice", "device"),
+    **admin_model("dsr/totpdevice", "device"),
     **admin_model("dsr/datasubjectrequest", "done_a"),
     **admin_model("dsr/auditevent", "event"),
     **admin_model("dsr/systemconnection", "system_a"),
     **admin_model("dsr/connectorjob", "job_a"),
-    "admin/^(?P<app_label>auth|otp_totp|dsr)/$": get("/admin/dsr/"),
+    "admin/^(?P<app_label>auth|dsr)/$": get("/admin/dsr/"),
     "admin/(?P<url>.*)$": get("/admin/no-such-page/"),
     # the demo marketing platform's receiver: nobody gets in without our signature
     "demo/marketing-webhook/": api_post("/demo/marketing-webhook/", lambda w, a: {"action": "check"}),

@@ -12,7 +12,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dsr.core.audit import Actor
 from dsr.core.models import (
@@ -24,6 +23,7 @@ from dsr.core.models import (
     IntegrationToken,
     Status,
     SystemConnection,
+    TOTPDevice,
 )
 from dsr.core.roles import Role, grant
 from dsr.desk.auth import token_hash as api_token_hash

@@ -11,6 +11,7 @@ its data in clear by design and is not searched.
 
 from __future__ import annotations
 
+import base64
 import io
 import zipfile
 from pathlib import Path
@@ -146,3 +147,17 @@ def test_the_cache_holds_no_identifier_either(client):
     assert keys, "the filings were not counted in Redis"
     stored = b" ".join(keys + [store.dump(k) or b"" for k in keys])
     assert email.encode() not in stored.lower() and b"counted.person" not in stored.lower()
+
+
+def test_no_authenticator_secret_is_stored_in_clear():
+    """A desk user's TOTP secret is in no raw column, neither as hex nor as base32 (the
+    form an authenticator app is given)."""
+    from tests.dsr.desk.users import device_of, make_user
+
+    device = device_of(make_user("pat", "officer"))
+    secret_hex = device.bin_key.hex()
+    secret_b32 = base64.b32encode(device.bin_key).decode().rstrip("=")
+    assert len(secret_hex) == 40 and len(secret_b32) == 32
+    columns = product_columns()
+    cells = [cell for table, cols in columns.items() for cell in raw_values(table, cols)]
+    assert not found_in(cells, [secret_hex, secret_b32])

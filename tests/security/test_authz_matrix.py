@@ -30,7 +30,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 
 from dsr.core import tokens
@@ -140,15 +140,16 @@ MATRIX: dict[str, tuple] = {
     "admin/autocomplete/":                                  ADMIN_READ_ONLY,  # 403 for admins: no field asked
     "admin/jsi18n/":                                        ADMIN_ONLY,
     "admin/r/<path:content_type_id>/<path:object_id>/":     (LOGIN,) * 5 + (404,) + (LOGIN,) * 5,
-    "admin/^(?P<app_label>auth|otp_totp|dsr)/$":            ADMIN_ONLY,
+    "admin/^(?P<app_label>auth|dsr)/$":                     ADMIN_ONLY,
     "admin/(?P<url>.*)$":                                   (LOGIN,) * 5 + (404,) + (LOGIN,) * 5,
     "demo/marketing-webhook/":                              (401,) * 11,
     **{f"demo/mailchimp/3.0/{route}": (401,) * 11 for route in [
         "ping", MEMBER, f"{MEMBER}/notes", f"{MEMBER}/tags", f"{MEMBER}/actions/delete-permanent"]},
 }
 # Each model's six admin URLs: the changelist, add, history, delete, change, and the short
-# object URL that redirects to the change page. Requests, events and jobs are read-only.
-for _model, _writable in [("auth/group", True), ("auth/user", True), ("otp_totp/totpdevice", True),
+# object URL that redirects to the change page. Authenticators, requests, events and jobs are
+# read-only (an authenticator's secret is never shown: no QR code, no configuration page).
+for _model, _writable in [("auth/group", True), ("auth/user", True), ("dsr/totpdevice", False),
                           ("dsr/datasubjectrequest", False), ("dsr/auditevent", False),
                           ("dsr/systemconnection", True), ("dsr/connectorjob", False)]:
     _write = ADMIN_ONLY if _writable else ADMIN_READ_ONLY
@@ -160,11 +161,15 @@ for _model, _writable in [("auth/group", True), ("auth/user", True), ("otp_totp/
         f"admin/{_model}/<path:object_id>/change/": ADMIN_ONLY,
         f"admin/{_model}/<path:object_id>/": (LOGIN,) * 5 + (MOVED,) + (LOGIN,) * 5,
     })
-MATRIX.update({
-    "admin/auth/user/<id>/password/": ADMIN_ONLY,
-    "admin/otp_totp/totpdevice/<int:pk>/config/": ADMIN_ONLY,
-    "admin/otp_totp/totpdevice/<int:pk>/qrcode/": ADMIN_ONLY,  # drawn with segno
-})
+MATRIX["admin/auth/user/<id>/password/"] = ADMIN_ONLY
+
+# The action routes are called above with one action each (approve; skip). Revoking a request's
+# status links has rows of its own: the same callers may, and the same may not, as for approving.
+ACTION_ROWS: dict[str, tuple] = {
+    "desk/requests/<request:request_id>/revoke/":           DESK_ACT,
+    "api/v1/desk/requests/<request:request_id>/revoke/":    DESK_API_ACT,
+}
+ROWS = {**MATRIX, **ACTION_ROWS}
 
 
 def routes() -> list[str]:
@@ -185,7 +190,8 @@ def routes() -> list[str]:
 def fingerprint() -> tuple:
     """What a refused call must leave exactly as it was."""
     return (
-        list(DataSubjectRequest.objects.order_by("pk").values_list("pk", "status", "assignee_id", "verified_at")),
+        list(DataSubjectRequest.objects.order_by("pk").values_list(
+            "pk", "status", "assignee_id", "verified_at", "status_revocations")),
         list(ConnectorJob.objects.order_by("pk").values_list("pk", "status", "claimed_at", "attempts")),
         list(Verification.objects.order_by("pk").values_list("pk", "attempts", "used_at", "superseded")),
         list(ResultBundle.objects.order_by("pk").values_list("pk", "downloads")),
@@ -233,7 +239,7 @@ def is_login(response: Any) -> bool:
 
 def check_cell(w: World, route: str, actor: str, capture: Any) -> None:
     """One cell: the answer, the effect, what is shown, and nothing changed by a refusal."""
-    expected = MATRIX[route][ACTORS.index(actor)]
+    expected = ROWS[route][ACTORS.index(actor)]
     endpoint = ENDPOINTS[route]
     headers = credentials(w, actor, endpoint)
     before = fingerprint()
@@ -269,14 +275,17 @@ def test_every_url_has_a_row_in_the_matrix():
     assert not missing, f"URLs without a row in the authorization matrix (add one): {missing}"
     stale = sorted(set(MATRIX) - set(known))
     assert not stale, f"rows for URLs that no longer exist: {stale}"
-    assert all(len(row) == len(ACTORS) for row in MATRIX.values())
+    assert all(len(row) == len(ACTORS) for row in ROWS.values())
+    for action in ACTION_ROWS:  # an action's row is a URL of one of the generic action routes
+        path = "/" + action.replace("<request:request_id>", "0b7d1e1a-2f51-4c5e-9d0a-3c8a7d6e5f41")
+        assert resolve(path).route in MATRIX and action in ENDPOINTS, action
 
 
-@pytest.mark.parametrize("route", routes(), ids=lambda r: r or "/")
+@pytest.mark.parametrize("route", [*routes(), *ACTION_ROWS], ids=lambda r: r or "/")
 def test_matrix_row(route, django_capture_on_commit_callbacks):
     """The row's eleven cells. Each runs in a savepoint that is rolled back, so each finds the
     same world; a failing cell is reported with the others rather than hiding them."""
-    if route not in MATRIX or route not in ENDPOINTS:
+    if route not in ROWS or route not in ENDPOINTS:
         pytest.fail(f"no matrix row for {route!r}")
     w = World()
     endpoint = ENDPOINTS[route]

@@ -28,11 +28,10 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dsr.core import tokens
 from dsr.core.audit import Actor
-from dsr.core.models import DataSubjectRequest, Status, Verification
+from dsr.core.models import DataSubjectRequest, Status, TOTPDevice, Verification
 from dsr.core.roles import Role, grant
 from dsr.intake import verification
 from dsr.results import access

@@ -5,7 +5,7 @@ Django looks for an app's models) imports them from here.
 """
 
 from .audit import ActorType, AuditChainHead, AuditEvent
-from .desk import ApiToken, Note, ReplyTemplate
+from .desk import ApiToken, Note, ReplyTemplate, TOTPDevice
 from .mail import EmailLog, EmailSent, EmailStatus, Message
 from .requests import (
     OPEN_STATUS_LIST,
@@ -72,6 +72,7 @@ __all__ = [
     "Status",
     "Suppression",
     "SystemConnection",
+    "TOTPDevice",
     "Verification",
     "Withholding",
     "new_reference",

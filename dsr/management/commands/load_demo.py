@@ -3,10 +3,9 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dsr.core.audit import Actor
-from dsr.core.models import DataSubjectRequest, SystemConnection
+from dsr.core.models import DataSubjectRequest, SystemConnection, TOTPDevice
 from dsr.demo_shop.seed import SHOP_SYSTEMS, marketing_system, newsletter_system, seed_shop
 from dsr.desk import actions
 from dsr.engine import fanout

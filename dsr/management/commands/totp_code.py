@@ -3,7 +3,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from dsr.core.models import TOTPDevice
 
 
 class Command(BaseCommand):

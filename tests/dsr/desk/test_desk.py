@@ -11,7 +11,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from dsr.core import deadlines
@@ -24,6 +23,7 @@ from dsr.core.models import (
     ReplyTemplate,
     Status,
     SystemConnection,
+    TOTPDevice,
 )
 from dsr.core.tokens import status_token
 from dsr.engine import fanout

@@ -87,7 +87,8 @@ def test_a_superuser_counts_as_staff_who_can_be_assigned_and_mine_then_lists_it(
 def test_assignment_in_the_demo_offers_the_demo_officer_and_mine_is_not_empty(client):
     from django.core.management import call_command
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from dsr.core.models import TOTPDevice
 
     call_command("load_demo")
     officer = TOTPDevice.objects.get(user__username="officer")

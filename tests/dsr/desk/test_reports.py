@@ -176,7 +176,8 @@ def test_anonymous_is_sent_to_the_login(client, url):
 @pytest.mark.parametrize("url", [DASHBOARD, CCPA, CCPA_CSV, RECORDS_CSV])
 def test_a_user_without_a_desk_role_is_refused(client, url):
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from dsr.core.models import TOTPDevice
 
     user = get_user_model().objects.create_user("customer", "c@corp.example", "pw")
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)

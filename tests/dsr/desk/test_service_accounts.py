@@ -10,9 +10,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dsr.core.models import Note, Status
+from dsr.core.models import Note, Status, TOTPDevice
 from tests.dsr.desk.users import issue_key, make_user
 from tests.factories import RequestFactory
 

@@ -6,9 +6,10 @@ import io
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django_otp import devices_for_user
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from dsr.core.models import TOTPDevice
 from dsr.core.roles import Role, grant
 
 PASSWORD = "secret-pass-123"
@@ -26,8 +27,13 @@ def make_user(name, role=None, *, device=True, superuser=False):
     return user
 
 
+def device_of(user):
+    """The user's authenticator, found as django-otp finds it at login."""
+    return next(devices_for_user(user))
+
+
 def current_code(user):
-    device = TOTPDevice.objects.get(user=user)
+    device = device_of(user)
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
 
 
