@@ -66,6 +66,7 @@ class QueueItemSerializer(serializers.ModelSerializer):
 @extend_schema_serializer(component_name="DeskJob")  # the systems API has its own "Job"
 class JobSerializer(serializers.ModelSerializer):
     system = serializers.CharField(source="system.name")
+    result = serializers.JSONField(help_text="counts and the receipt; once the request is purged, counts only")
 
     class Meta:
         model = ConnectorJob
