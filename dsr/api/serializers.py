@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pycountry
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from dsr.core import i18n
 from dsr.core.models import DataSubjectRequest, Kind, Regime, RequesterType, Status
+from dsr.core.regimes import us_state_choices
 from dsr.intake.submission import Submission, check_submission
 
 
@@ -23,8 +27,45 @@ class _TextOnly:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
+# What DRF's CharField accepts, as a pattern the schema shows (drf-spectacular reads a field's
+# RegexValidator): no NUL character, and, where blank is refused, something besides spaces
+# (the field trims them). A blank-allowed field's schema adds "" as the other choice.
+NO_NUL = r"^[^\u0000]+$"
+NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
 class Text(_TextOnly, serializers.CharField):
-    pass
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        pattern = NO_NUL if self.allow_blank else NOT_BLANK
+        self.validators.append(RegexValidator(pattern, "Send text without NUL characters."))
+
+
+class WholeNumber(serializers.IntegerField):
+    """Only a JSON integer: DRF's IntegerField also takes "5", 5.0 and true."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("Send a whole number, not text or another type.")
+        return super().to_internal_value(data)
+
+
+class TrueOrFalse(serializers.BooleanField):
+    """Only JSON true or false: DRF's BooleanField also takes "yes", 1 and "on"."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("Send true or false.")
+        return data
+
+
+class Uuid(serializers.UUIDField):
+    """Only a UUID written as text: DRF's UUIDField also takes a number."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Send a UUID as text.")
+        return super().to_internal_value(data)
 
 
 class Email(_TextOnly, serializers.EmailField):
@@ -103,6 +144,47 @@ class RequestCreateSerializer(serializers.Serializer):
         return attrs
 
 
+def _either_case(codes: list[str]) -> list[str]:
+    return ["", *codes, *(code.lower() for code in codes)]
+
+
+class RequestCreateSchema(OpenApiSerializerExtension):
+    """The rules ``check_submission`` applies across fields, in the schema too (OpenAPI 3.0 has
+    no if/then: each rule is an anyOf of the ways to meet it)."""
+
+    target_class = RequestCreateSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        properties = schema["properties"]
+        countries = sorted(country.alpha_2 for country in pycountry.countries)
+        properties["country"] = {"type": "string", "enum": _either_case(countries),
+                                 "description": "ISO 3166 alpha-2, e.g. DE (either letter case)."}
+        properties["state"] = {"type": "string", "enum": _either_case([c for c, _ in us_state_choices()]),
+                               "description": "US state code, e.g. CA; needed where the country is US."}
+        properties["changes"]["maxItems"] = 20
+        # Patterns, not enums, inside the rules: drf-spectacular would make each enum a component.
+        us = {"pattern": "^[Uu][Ss]$"}
+        given = {"minLength": 1}
+        schema["allOf"] = [
+            # Where the person lives, or the law by name.
+            {"anyOf": [{"required": ["country"], "properties": {"country": given}}, {"required": ["regime"]}]},
+            # In the US, a state; elsewhere any; no state without a country.
+            {"anyOf": [
+                {"required": ["country", "state"], "properties": {"country": us, "state": given}},
+                {"required": ["country"], "properties": {"country": {**given, "not": us}}},
+                {"properties": {"state": {"maxLength": 0}, "country": {"not": us}}},
+            ]},
+            # An agent's request names the agent.
+            {"anyOf": [{"properties": {"requester_type": {"pattern": f"^{RequesterType.SUBJECT}$"}}},
+                       {"required": ["agent"]}]},
+            # A rectification says what to correct.
+            {"anyOf": [{"properties": {"kind": {"not": {"pattern": f"^{Kind.RECTIFICATION}$"}}}},
+                       {"required": ["changes"], "properties": {"changes": {"minItems": 1}}}]},
+        ]
+        return schema
+
+
 class RequestCreatedSerializer(serializers.ModelSerializer):
     next_step = serializers.SerializerMethodField()
     status_token = serializers.SerializerMethodField(
@@ -129,14 +211,31 @@ class RequestCreatedSerializer(serializers.ModelSerializer):
         return next_step(obj)  # e.g. verified at once by a trusted integration
 
 
+SIX_DIGITS = r"^\s*\d{6}\s*$"
+
+
 class VerifySerializer(serializers.Serializer):
-    code = Pattern(r"^\s*\d{6}\s*$", max_length=12, required=False)
+    """The code, or the token of the emailed link: at least one (the schema says so with anyOf)."""
+
+    code = Pattern(SIX_DIGITS, max_length=12, required=False)
     link_token = Text(max_length=500, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("code") and not attrs.get("link_token"):
             raise serializers.ValidationError({"code": ["Give the 6-digit code from the email."]})
         return attrs
+
+
+class VerifySchema(OpenApiSerializerExtension):
+    target_class = VerifySerializer
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "anyOf": [{"required": ["code"]}, {"required": ["link_token"]}]}
+
+
+class DownloadCodeSerializer(serializers.Serializer):
+    code = Pattern(SIX_DIGITS, max_length=12, help_text="the download code from the email")
 
 
 class RequestStatusSerializer(serializers.ModelSerializer):

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.request import Request
@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connectors.base import MAX_COUNT
-from dsr.api.serializers import Text
+from dsr.api.serializers import Text, TrueOrFalse, WholeNumber
 from dsr.core.audit import Actor
 from dsr.core.models import ActorType, ConnectorJob, JobStatus, SystemConnection
 from dsr.engine import connections, outcomes
@@ -49,8 +49,12 @@ class RecordSerializer(serializers.Serializer):
     fields = serializers.DictField()
 
 
+# OpenAPI 3.0 has no propertyNames: the names' limits are said in words.
+@extend_schema_field({"type": "object", "description": "records by category; a category's name has at most "
+                      "100 characters and no NUL", "additionalProperties": {"type": "integer", "minimum": 0,
+                                                                          "maximum": MAX_COUNT}})
 class CountsByCategory(serializers.DictField):
-    child = serializers.IntegerField(min_value=0, max_value=MAX_COUNT)
+    child = WholeNumber(min_value=0, max_value=MAX_COUNT)
 
     def to_internal_value(self, data):
         counts = super().to_internal_value(data)
@@ -61,13 +65,13 @@ class CountsByCategory(serializers.DictField):
 
 class ResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["completed", "failed"])
-    found = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
-    affected = serializers.IntegerField(min_value=0, max_value=MAX_COUNT, required=False)
+    found = WholeNumber(min_value=0, max_value=MAX_COUNT, required=False)
+    affected = WholeNumber(min_value=0, max_value=MAX_COUNT, required=False)
     by_category = CountsByCategory(required=False)
     identifiers = serializers.DictField(child=Text(max_length=200), required=False)
     records = RecordSerializer(many=True, required=False, max_length=100_000)
     error = Text(max_length=2000, required=False, allow_blank=True)
-    permanent = serializers.BooleanField(default=False)
+    permanent = TrueOrFalse(default=False)
     note = Text(max_length=2000, required=False, allow_blank=True)
 
 

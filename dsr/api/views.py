@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dsr.api.serializers import (
+    DownloadCodeSerializer,
     RequestCreatedSerializer,
     RequestCreateSerializer,
     RequestStatusSerializer,
@@ -169,15 +170,14 @@ class DownloadCodeView(APIView):
 
 
 class DownloadView(APIView):
-    @extend_schema(request=VerifySerializer,
+    @extend_schema(request=DownloadCodeSerializer,
                    responses={(200, "application/zip"): bytes, 400: ErrorSerializer, 401: ErrorSerializer,
                               404: ErrorSerializer, 409: ErrorSerializer, 429: ErrorSerializer},
                    summary="Download the bundle with the emailed code (status token required)")
     def post(self, request: Request, reference: str):
         subject_request = _own_request(request, reference)
-        serializer = VerifySerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        if not serializer.validated_data.get("code"):
+        serializer = DownloadCodeSerializer(data=request.data)
+        if not serializer.is_valid():
             raise drf.ValidationError({"code": ["Give the 6-digit download code from the email."]})
         ratelimit.check_verification(request, subject_request)
         verification.check_download_code(subject_request, serializer.validated_data["code"])

@@ -55,6 +55,14 @@ def decrypt_json(token: str) -> Any:
     return json.loads(decrypt_bytes(base64.b64decode(token)))
 
 
+def encrypt_text(value: str) -> str:
+    return base64.b64encode(encrypt_bytes(value.encode())).decode("ascii")
+
+
+def decrypt_text(token: str) -> str:
+    return decrypt_bytes(base64.b64decode(token)).decode()
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 

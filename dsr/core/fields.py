@@ -33,3 +33,28 @@ class EncryptedJSONField(models.TextField):
 
     def value_to_string(self, obj: Any) -> str:
         return "<encrypted>"
+
+
+class EncryptedTextField(models.TextField):
+    """Free text stored as AES-GCM ciphertext (base64 text); decrypted on load.
+
+    An empty text stays empty, so a blank field and a purged one read as "" in the
+    database too, and ``field=""`` still finds them; any other lookup by value is
+    impossible by design (each encryption has its own nonce).
+    """
+
+    description = "Text encrypted at rest"
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
+        if not value:
+            return value
+        return crypto.decrypt_text(value)
+
+    def get_prep_value(self, value: Any) -> str | None:
+        value = super().get_prep_value(value)
+        if not value:
+            return value
+        return crypto.encrypt_text(value)
+
+    def value_to_string(self, obj: Any) -> str:
+        return "<encrypted>"

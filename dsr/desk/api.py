@@ -7,6 +7,8 @@ Auditors may read; officers and administrators may act.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,12 +24,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dsr.api.serializers import Pattern, Text, TrueOrFalse, Uuid, WholeNumber
 from dsr.core import labels
-from dsr.core.models import AuditEvent, ConnectorJob, DataSubjectRequest, Message, RecipientNotice
+from dsr.core.models import (
+    AuditEvent,
+    ConnectorJob,
+    DataSubjectRequest,
+    ErasureGround,
+    Kind,
+    Message,
+    RecipientNotice,
+    Regime,
+    Status,
+)
 from dsr.core.selectors import request_by_key
 from dsr.desk import dispatch
 from dsr.desk.auth import DeskRole, PersonalTokenAuthentication
-from dsr.desk.queries import QueueFilter, days_left, queue, urgency
+from dsr.desk.queries import SORTS, QueueFilter, days_left, queue, urgency
+from dsr.results import messaging
+from dsr.web.converters import RequestKey
 from dsr.web.errors import ErrorSerializer, error_body
 
 
@@ -66,6 +81,7 @@ class QueueItemSerializer(serializers.ModelSerializer):
 @extend_schema_serializer(component_name="DeskJob")  # the systems API has its own "Job"
 class JobSerializer(serializers.ModelSerializer):
     system = serializers.CharField(source="system.name")
+    result = serializers.JSONField(help_text="counts and the receipt; once the request is purged, counts only")
 
     class Meta:
         model = ConnectorJob
@@ -124,23 +140,56 @@ class RequestDetailSerializer(QueueItemSerializer):
         return labels.place(obj.country, obj.subdivision)
 
 
-ACTION_INPUT = inline_serializer("DeskActionInput", {
-    "reason": serializers.CharField(required=False, help_text="deny, extend, keep, withhold, skip"),
-    "assignee": serializers.IntegerField(required=False, allow_null=True, help_text="assign: a user id"),
-    "text": serializers.CharField(required=False, help_text="note, message"),
-    "regime": serializers.CharField(required=False, help_text="regime"),
-    "decisions": serializers.ListField(child=serializers.DictField(), required=False,
-                                       help_text='decide: [{"index": 1, "accept": true, "reason": ""}]'),
-    "system": serializers.UUIDField(required=False, help_text="keep"),
-    "ground": serializers.CharField(required=False, help_text="keep: the ground for keeping data despite the erasure (expression, legal_obligation, public_health, archiving, legal_claims)"),
-    "job": serializers.UUIDField(required=False, help_text="withhold"),
-    "category": serializers.CharField(required=False, help_text="withhold"),
-    "record": serializers.IntegerField(required=False, help_text="withhold: one record's index"),
-    "note": serializers.CharField(required=False, help_text="complete a job; told: how the recipient was told"),
-    "notice": serializers.UUIDField(required=False, help_text="told: one of the request's recipient notices"),
-    "affected": serializers.IntegerField(required=False, help_text="complete a job"),
-    "template": serializers.IntegerField(required=False, help_text="message: a reply template's id"),
-})
+REQUEST_KEY = rf"^\s*(?:{RequestKey.regex})\s*$"
+# Ids as the desk's forms take them: ASCII digits, at most nine (dispatch._WHOLE).
+ID_MAX = 999_999_999
+
+
+class DecisionSerializer(serializers.Serializer):
+    index = WholeNumber(min_value=1, max_value=ID_MAX, help_text="the correction's number, from 1")
+    accept = TrueOrFalse()
+    reason = Text(required=False, allow_blank=True, help_text="told to the person when refused")
+
+
+class ActionInputSerializer(serializers.Serializer):
+    """Every desk action's input, typed as the schema says; each action takes the fields it needs
+    (an empty or missing one it needs is a 409 with the reason, like a request in the wrong state)."""
+
+    reason = Text(required=False, allow_blank=True, help_text="deny, extend, keep, withhold, skip")
+    assignee = WholeNumber(required=False, allow_null=True, min_value=0, max_value=ID_MAX,
+                           help_text="assign: a user id; null unassigns")
+    text = Text(required=False, allow_blank=True, help_text="note")
+    regime = serializers.ChoiceField(choices=Regime.choices, required=False, help_text="regime")
+    decisions = serializers.ListField(child=DecisionSerializer(), required=False, max_length=100,
+                                      help_text='decide: [{"index": 1, "accept": true, "reason": ""}]')
+    system = Uuid(required=False, help_text="keep")
+    ground = serializers.ChoiceField(choices=ErasureGround.choices, required=False,
+                                     help_text="keep: the ground for keeping data despite the erasure")
+    job = Uuid(required=False, help_text="withhold")
+    category = Text(required=False, allow_blank=True, help_text="withhold")
+    record = WholeNumber(required=False, min_value=0, max_value=ID_MAX, help_text="withhold: one record's index")
+    note = Text(required=False, allow_blank=True, help_text="complete a job; told: how the recipient was told")
+    notice = Uuid(required=False, help_text="told: one of the request's recipient notices")
+    affected = WholeNumber(required=False, min_value=0, max_value=ID_MAX, help_text="complete a job")
+    template = WholeNumber(required=False, allow_null=True, min_value=0, max_value=ID_MAX,
+                           help_text="message: a reply template's id")
+
+
+ACTION_INPUT = extend_schema_serializer(component_name="DeskActionInput")(ActionInputSerializer)
+@extend_schema_serializer(component_name="DeskBulkInput")
+class BulkInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=Pattern(REQUEST_KEY), min_length=1, max_length=500,
+                                help_text="request ids or references (DSR-XXXX-XXXX)")
+    assignee = WholeNumber(required=False, allow_null=True, min_value=0, max_value=ID_MAX)
+
+
+@extend_schema_serializer(component_name="DeskMessageInput")
+class MessageInputSerializer(serializers.Serializer):
+    text = Text(max_length=messaging.MAX_LENGTH, help_text="what the person reads (10,000 characters at most)")
+    template = WholeNumber(required=False, allow_null=True, min_value=0, max_value=ID_MAX,
+                           help_text="the reply template it started from, if any")
+
+
 ACTION_OUTPUT = inline_serializer("DeskActionResult", {
     "detail": serializers.CharField(), "status": serializers.CharField()})
 
@@ -153,8 +202,22 @@ def _action_parameter(names) -> OpenApiParameter:
     return OpenApiParameter("action", str, OpenApiParameter.PATH, enum=sorted(names))
 
 
-def _payload(request: Request) -> dict:
-    return request.data if isinstance(request.data, dict) else {}
+def _checked(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    """The body as the schema types it; anything else is a 400 naming the fields (a string where a
+    number is documented, a number where text is, a list for the object)."""
+    serializer = serializer_class(data={} if request.data is None else request.data)
+    if not serializer.is_valid():
+        raise dispatch.InvalidInput(_first_error(serializer.errors))
+    return dict(serializer.validated_data)
+
+
+def _first_error(errors: Any) -> str:
+    if isinstance(errors, dict):
+        name, problem = next(iter(errors.items()))
+        return f"{name}: {_first_error(problem)}" if name != "non_field_errors" else _first_error(problem)
+    if isinstance(errors, list) and errors:
+        return _first_error(errors[0])
+    return str(errors)
 
 
 def _refused(exc: Exception) -> Response:
@@ -194,19 +257,40 @@ class QueuePagination(LimitOffsetPagination):
         return [limit, offset]
 
 
+# What QueueFilter.from_params takes; an empty value is no filter.
+QUEUE_PARAMETERS = [
+    OpenApiParameter(name, {"type": "string", "enum": ["", *values]}, required=False, description=description)
+    for name, values, description in (
+        ("status", Status.values, "one status (empty: any)"),
+        ("kind", Kind.values, "one kind (empty: any)"),
+        ("regime", Regime.values, "one law (empty: any)"),
+        ("sort", list(SORTS), "the order (empty: due date first)"),
+        ("state", ["open", "closed", "all"], "open or closed requests only (empty or all: both); a status filter wins"),
+    )
+] + [
+    OpenApiParameter("assignee", {"type": "string", "pattern": "^(|me|none|[0-9]{1,9})$"}, required=False,
+                     description="a user id, me or none (empty: anyone's)"),
+    OpenApiParameter("due_within", {"type": "integer", "minimum": 0, "maximum": 3650}, required=False,
+                     description="open requests due within this many days"),
+    OpenApiParameter("q", str, required=False, description="a reference, part of one, or an email address"),
+] + [
+    OpenApiParameter(name, str, required=False, description=f"{what} with 1, true, on or yes; any other value: no")
+    for name, what in (("overdue", "only overdue open requests"), ("open", "only open requests (older spelling)"))
+]
+
+
 class QueueView(DeskAPIView):
     pagination_class = QueuePagination
 
     @extend_schema(
-        parameters=[OpenApiParameter(n, str, required=False) for n in
-                    ("status", "kind", "regime", "assignee", "overdue", "due_within", "q", "sort", "open")]
-        + [OpenApiParameter("state", str, required=False, enum=["open", "closed", "all"],
-                            description="open or closed requests only (default: all); a status filter wins")],
+        parameters=QUEUE_PARAMETERS,
         responses={200: QueueItemSerializer(many=True), 400: ErrorSerializer, **REFUSED},
         summary="The queue, filtered and sorted (due date first by default)",
     )
     def get(self, request: Request) -> Response:
         f, errors = QueueFilter.from_params(request.query_params)
+        if request.query_params.get("due_within", None) == "":  # the desk's form sends it empty; the API, a number
+            errors["due_within"] = "A number of days from 0 to 3650."
         if errors:
             return Response(error_body("invalid", "Some filters are not valid.", {k: [v] for k, v in errors.items()}), 400)
         paginator = self.pagination_class()
@@ -223,15 +307,17 @@ class RequestView(DeskAPIView):
 
 
 class RequestActionView(DeskAPIView):
-    @extend_schema(request=ACTION_INPUT, parameters=[_action_parameter(dispatch.REQUEST_ACTIONS)],
+    # "message" has its own operation (MessageView, 201): its path never reaches this one.
+    @extend_schema(request=ACTION_INPUT, parameters=[_action_parameter(set(dispatch.REQUEST_ACTIONS) - {"message"})],
                    responses={200: ACTION_OUTPUT, 400: ErrorSerializer, 404: ErrorSerializer,
                               409: ErrorSerializer, **REFUSED},
                    summary="An action on a request: approve, deny, extend, assign, note, regime, release, "
-                   "reissue, close, complete, decide, keep, withhold, told, read, message, revoke (the status links)")
+                   "reissue, close, complete, decide, keep, withhold, told, read, revoke (the status links)")
     def post(self, request: Request, request_id: str, action: str) -> Response:
         subject_request = request_by_key(request_id)
         try:
-            detail = dispatch.run_request_action(action, subject_request, _payload(request), request.user)
+            detail = dispatch.run_request_action(action, subject_request, _checked(ActionInputSerializer, request),
+                                                 request.user)
         except dispatch.REFUSALS as exc:
             return _refused(exc)
         subject_request.refresh_from_db()
@@ -246,7 +332,7 @@ class JobActionView(DeskAPIView):
     def post(self, request: Request, job_id: str, action: str) -> Response:
         job = get_object_or_404(ConnectorJob.objects.select_related("request", "system"), pk=job_id)
         try:
-            detail = dispatch.run_job_action(action, job, _payload(request), request.user, files=request.FILES)
+            detail = dispatch.run_job_action(action, job, _checked(ActionInputSerializer, request), request.user)
         except dispatch.REFUSALS as exc:
             return _refused(exc)
         job.refresh_from_db()
@@ -255,10 +341,7 @@ class JobActionView(DeskAPIView):
 
 class BulkView(DeskAPIView):
     @extend_schema(
-        request=inline_serializer("DeskBulkInput", {
-            "ids": serializers.ListField(child=serializers.CharField(), min_length=1, max_length=500,
-                                         help_text="request ids or references (DSR-XXXX-XXXX)"),
-            "assignee": serializers.IntegerField(required=False, allow_null=True)}),
+        request=BulkInputSerializer,
         parameters=[_action_parameter(("approve", "assign"))],
         responses={200: inline_serializer("DeskBulkResult", {"done": serializers.IntegerField(),
                                                               "refused": serializers.IntegerField()}),
@@ -266,13 +349,12 @@ class BulkView(DeskAPIView):
         summary="Bulk approve or assign (by ids or references)",
     )
     def post(self, request: Request, action: str) -> Response:
-        data = _payload(request)
-        ids = data.get("ids")
-        if not isinstance(ids, list) or not ids:
+        if not isinstance(request.data, dict) or not isinstance(request.data.get("ids"), list) or not request.data["ids"]:
             return Response(error_body("invalid", "Give ids: a list of request ids or references.",
                                        {"ids": ["A list of request ids or references."]}), 400)
         try:
-            counts = dispatch.run_bulk(action, ids, data, request.user)
+            data = _checked(BulkInputSerializer, request)
+            counts = dispatch.run_bulk(action, [str(key) for key in data["ids"]], data, request.user)
         except dispatch.REFUSALS as exc:
             return _refused(exc)
         return Response(counts)
@@ -280,10 +362,7 @@ class BulkView(DeskAPIView):
 
 class MessageView(DeskAPIView):
     @extend_schema(
-        request=inline_serializer("DeskMessageInput", {
-            "text": serializers.CharField(help_text="what the person reads (10,000 characters at most)"),
-            "template": serializers.IntegerField(required=False, allow_null=True,
-                                                 help_text="the reply template it started from, if any")}),
+        request=MessageInputSerializer,
         responses={201: inline_serializer("DeskMessageSent", {
             "detail": serializers.CharField(), "id": serializers.UUIDField(), "status": serializers.CharField()}),
                    400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **REFUSED},
@@ -292,7 +371,7 @@ class MessageView(DeskAPIView):
     def post(self, request: Request, request_id: str) -> Response:
         subject_request = request_by_key(request_id)
         try:
-            message = dispatch.write_message(subject_request, _payload(request), request.user)
+            message = dispatch.write_message(subject_request, _checked(MessageInputSerializer, request), request.user)
         except dispatch.REFUSALS as exc:
             return _refused(exc)
         return Response({"detail": dispatch.MESSAGE_WRITTEN, "id": message.pk, "status": subject_request.status},

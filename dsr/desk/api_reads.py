@@ -54,7 +54,7 @@ class EmailsView(DeskAPIView):
 
 class PeopleView(DeskAPIView):
     @extend_schema(
-        parameters=[OpenApiParameter("email", str, required=True,
+        parameters=[OpenApiParameter("email", {"type": "string", "pattern": "@", "maxLength": 254}, required=True,
                                      description="the person's email address (compared as a keyed hash)")],
         responses={200: inline_serializer("DeskPerson", {
             "person": serializers.CharField(help_text="the person's key (a keyed hash of the address)"),

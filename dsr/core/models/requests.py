@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..fields import EncryptedJSONField
+from ..fields import EncryptedJSONField, EncryptedTextField
 
 # Crockford's base32 without the look-alikes (I, L, O, U): easy to read out on a call.
 
@@ -98,14 +98,14 @@ class DataSubjectRequest(models.Model):
     clock_started_on = models.DateField()
     due_on = models.DateField()
     extended_due_on = models.DateField(null=True, blank=True)
-    extension_reason = models.TextField(blank=True)
+    extension_reason = EncryptedTextField(blank=True, help_text="the officer's words to the person")
     acknowledge_by = models.DateField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True, help_text="identifiers removed after retention")
     reminders_sent = models.JSONField(default=list, blank=True, help_text="deadline reminders sent")
     outcome = models.CharField(max_length=32, blank=True)
-    denial_reason = models.TextField(blank=True)
+    denial_reason = EncryptedTextField(blank=True, help_text="the officer's words to the person")
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..fields import EncryptedJSONField, EncryptedTextField
 from .requests import DataSubjectRequest
 from .systems import ConnectorJob, SystemConnection
 
@@ -21,7 +22,7 @@ class ResultBundle(models.Model):
     file = models.CharField(max_length=255, blank=True)
     size = models.BigIntegerField(default=0, help_text="size of the ZIP before encryption")
     sha256 = models.CharField(max_length=64, help_text="of the ZIP before encryption")
-    manifest = models.JSONField(default=dict, help_text="counts and withholdings; no personal data")
+    manifest = EncryptedJSONField(default=dict, help_text="counts and withholdings with their reasons; no records")
     created_at = models.DateTimeField(default=timezone.now)
     released_at = models.DateTimeField(null=True, blank=True)
     released_by = models.ForeignKey(
@@ -50,9 +51,9 @@ class Withholding(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="withholdings")
     job = models.ForeignKey(ConnectorJob, on_delete=models.PROTECT, related_name="withholdings")
-    category = models.CharField(max_length=100)
+    category = EncryptedTextField()
     record_index = models.PositiveIntegerField(null=True, blank=True, help_text="empty: the whole category")
-    reason = models.TextField()
+    reason = EncryptedTextField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -77,7 +78,7 @@ class ErasureException(models.Model):
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="exceptions")
     system = models.ForeignKey(SystemConnection, on_delete=models.PROTECT, related_name="+")
     ground = models.CharField(max_length=32, choices=ErasureGround.choices)
-    reason = models.TextField()
+    reason = EncryptedTextField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -118,7 +119,7 @@ class RecipientNotice(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    note = models.TextField(blank=True, help_text="how they were told")
+    note = EncryptedTextField(blank=True, help_text="how they were told")
 
     class Meta:
         ordering = ["name"]

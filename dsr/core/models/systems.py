@@ -7,7 +7,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
-from ..fields import EncryptedJSONField
+from ..fields import EncryptedJSONField, EncryptedTextField
 from ..recipients import validate as validate_recipients
 from ..transfers import validate as validate_transfers
 from ..transfers import validate_country
@@ -103,9 +103,11 @@ class ConnectorJob(models.Model):
     idempotency_key = models.CharField(max_length=120, unique=True)
     found = models.IntegerField(null=True, blank=True)
     affected = models.IntegerField(null=True, blank=True)
-    result = models.JSONField(default=dict, blank=True, help_text="counts and receipt; no identifiers")
+    result = EncryptedJSONField(
+        default=dict, blank=True, help_text="counts, the receipt, why it waits or was skipped or kept"
+    )
     learned = EncryptedJSONField(null=True, blank=True, help_text="identifiers found (identity sources)")
-    error = models.TextField(blank=True)
+    error = EncryptedTextField(blank=True, help_text="what went wrong, in the system's or an officer's words")
     export_file = models.CharField(max_length=255, blank=True)
     export_sha256 = models.CharField(max_length=64, blank=True)
     export_records = models.IntegerField(null=True, blank=True)

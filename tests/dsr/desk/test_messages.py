@@ -114,8 +114,11 @@ def test_the_officer_api_writes_and_lists_the_email_log(api, request_of_quill, d
     assert (entry["template"], entry["status"]) == ("message", "sent") and request_of_quill.reference in entry["subject"]
     detail = api.get(f"{url}/").json()
     assert detail["messages"][0]["text"] == TEXT and detail["messages"][0]["author"] == "script"
-    for bad, code in (({"text": ""}, 409), ({"text": "x" * 10_001}, 409), ({"text": TEXT, "template": 999}, 409),
-                      ({"text": TEXT, "template": "one"}, 400), ({"text": "a\x00b"}, 400)):
+    # Outside the documented shape (blank, too long, a template id as text, NUL) is a 400;
+    # a well-formed template id that names no template is a 409.
+    for bad, code in (({"text": ""}, 400), ({"text": "x" * 10_001}, 400), ({"text": TEXT, "template": 999}, 409),
+                      ({"text": TEXT, "template": "one"}, 400), ({"text": "a\x00b"}, 400), ({"text": {}}, 400),
+                      ({"text": TEXT, "template": "7"}, 400)):
         refused = api.post(f"{url}/message/", bad, format="json")
         assert refused.status_code == code, (bad, refused.content)
     assert Message.objects.count() == 1
