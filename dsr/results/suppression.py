@@ -28,20 +28,21 @@ def digest(kind: str, sha256_hex: str) -> str:
 
 
 def record(request: DataSubjectRequest) -> int:
-    """Keep a suppression entry for each identifier the erasure used; returns how many are new."""
+    """Keep a suppression entry for each identifier the erasure used; returns how many it used.
+
+    One INSERT for them all; an identifier already on the list keeps its first entry.
+    """
     identifiers = dict(request.identifiers or {})
     for learned in request.jobs.filter(status=JobStatus.SUCCEEDED).values_list("learned", flat=True):
         for kind, value in (learned or {}).items():
             identifiers.setdefault(kind, value)
-    created = 0
-    for kind, value in identifiers.items():
-        if kind == "name" or not value:
-            continue  # a name alone identifies no one
-        _, new = Suppression.objects.get_or_create(
-            kind=kind, digest=digest(kind, sha256_of(kind, value)), defaults={"request": request}
-        )
-        created += int(new)
-    return created
+    entries = [
+        Suppression(kind=kind, digest=digest(kind, sha256_of(kind, value)), request=request)
+        for kind, value in identifiers.items()
+        if kind != "name" and value  # a name alone identifies no one
+    ]
+    Suppression.objects.bulk_create(entries, ignore_conflicts=True)
+    return len(entries)
 
 
 def is_suppressed(kind: str, sha256_hex: str) -> bool:
