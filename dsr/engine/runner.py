@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 # first). Written out rather than built by the ORM: it runs once per job, and building the
 # same statement with its subqueries cost more than running it. Plain SQL that PostgreSQL and
 # SQLite (3.35+, for RETURNING) both run; ``has_learned``: an earlier phase found identifiers.
+# The three placeholders after NOT IN take TERMINAL_JOB_STATUSES (a change in their number
+# fails every claim, loudly).
 _CLAIM = """
 UPDATE dsr_connectorjob
 SET status = %s, attempts = attempts + 1, lease_expires_at = %s, started_at = COALESCE(started_at, %s)
@@ -47,12 +49,12 @@ WHERE id = %s
   AND NOT EXISTS (
     SELECT 1 FROM dsr_connectorjob AS e
     WHERE e.request_id = dsr_connectorjob.request_id AND e.phase < dsr_connectorjob.phase
-      AND e.status NOT IN ({terminal}))
+      AND e.status NOT IN (%s, %s, %s))
 RETURNING EXISTS (
     SELECT 1 FROM dsr_connectorjob AS k
     WHERE k.request_id = dsr_connectorjob.request_id AND k.phase < dsr_connectorjob.phase
       AND k.status = %s AND k.learned IS NOT NULL)
-""".format(terminal=", ".join(["%s"] * len(TERMINAL_JOB_STATUSES)))
+"""
 
 
 def _claim(job_id: str) -> ConnectorJob | None:
