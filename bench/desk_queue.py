@@ -102,9 +102,9 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
     from rest_framework.test import APIClient
 
+    from dsr.core.models import TOTPDevice
     from dsr.core.roles import Role, grant
 
     setup_test_environment()  # the test client records the context: we check each answer
