@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from dsr.core.models import ActorType, AuditChainHead, AuditEvent, DataSubjectRequest
@@ -136,11 +136,37 @@ def _append(events: list[AuditEvent]) -> None:
             seq += 1
             event.seq, event.created_at, event.prev_hash = seq, now, prev_hash
             event.hash = prev_hash = compute_hash(prev_hash, event)
-        if len(events) == 1:
+        if connection.vendor == "postgresql" and len(events) <= _ONE_STATEMENT_MAX:
+            _insert_and_move_head(events, seq, prev_hash)
+        elif len(events) == 1:
             events[0].save(force_insert=True)
+            AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
         else:
             AuditEvent.objects.bulk_create(events, batch_size=1000)
-        AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
+            AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
+
+
+#: Up to this many events (10 parameters each, under PostgreSQL's 65,535), PostgreSQL
+#: inserts them and moves the head in one statement; a sweep's chunk fits.
+_ONE_STATEMENT_MAX = 5000
+_EVENT_FIELDS = AuditEvent._meta.concrete_fields
+
+
+def _insert_and_move_head(events: list[AuditEvent], seq: int, head_hash: str) -> None:
+    """The events' INSERT and the head's UPDATE as one statement (a data-modifying CTE):
+    one round trip instead of two for every append, under the same lock, in the same
+    transaction. Table and column names are the models' own; every value is a parameter."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in _EVENT_FIELDS)
+    row = "(" + ", ".join(["%s"] * len(_EVENT_FIELDS)) + ")"
+    sql = (
+        f"WITH appended AS (INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) "  # nosec B608: the models' names
+        f"VALUES {', '.join([row] * len(events))}) "
+        f"UPDATE {quote(AuditChainHead._meta.db_table)} SET seq = %s, hash = %s WHERE id = 1"
+    )
+    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for event in events for f in _EVENT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, seq, head_hash])
 
 
 def record(
