@@ -46,21 +46,20 @@ def decrypt_bytes(blob: bytes, *, purpose: str = "field") -> bytes:
     return AESGCM(subkey(purpose)).decrypt(nonce, body, purpose.encode())
 
 
-def encrypt_json(value: Any) -> str:
-    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    return base64.b64encode(encrypt_bytes(raw)).decode("ascii")
-
-
-def decrypt_json(token: str) -> Any:
-    return json.loads(decrypt_bytes(base64.b64decode(token)))
-
-
 def encrypt_text(value: str) -> str:
     return base64.b64encode(encrypt_bytes(value.encode())).decode("ascii")
 
 
 def decrypt_text(token: str) -> str:
     return decrypt_bytes(base64.b64decode(token)).decode()
+
+
+def encrypt_json(value: Any) -> str:
+    return encrypt_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def decrypt_json(token: str) -> Any:
+    return json.loads(decrypt_text(token))
 
 
 def normalise_email(email: str) -> str:
