@@ -7,7 +7,7 @@ unbuffered ``SSDictCursor``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -137,12 +137,13 @@ class MySQLConnector(SQLConnector):
                 unique.setdefault(table, set()).add(columns[0])
         return unique
 
-    def _stream(self, statement: Any, params: list[Any]) -> Iterator[Mapping[str, Any]]:
-        cur = self._conn.cursor(pymysql.cursors.SSDictCursor)
+    def _stream(self, statement: Any, params: list[Any]) -> Iterator[tuple[Sequence[str], Sequence[Sequence[Any]]]]:
+        cur = self._conn.cursor(pymysql.cursors.SSCursor)
         try:
             cur.execute(statement, params)
+            names = [column[0] for column in cur.description or ()]
             while rows := cur.fetchmany(self.stream_batch):
-                yield from rows
+                yield names, rows
         finally:
             cur.close()
 

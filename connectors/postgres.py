@@ -8,12 +8,11 @@ in memory whole.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from .base import ConnectorError
 from .sql import SQLConnector
@@ -131,12 +130,13 @@ class PostgresConnector(SQLConnector):
             found.setdefault((schema, table), set()).add(column)
         return self._configured(cur, found)
 
-    def _stream(self, statement: Any, params: list[Any]) -> Iterator[Mapping[str, Any]]:
+    def _stream(self, statement: Any, params: list[Any]) -> Iterator[tuple[Sequence[str], Sequence[Sequence[Any]]]]:
         name = f"dsr_export_{next(self._cursor_names)}"
-        with self._conn.cursor(name=name, row_factory=dict_row) as cur:
-            cur.itersize = self.stream_batch
+        with self._conn.cursor(name=name) as cur:
             cur.execute(statement, params)
-            yield from cur
+            names = [column.name for column in cur.description or ()]
+            while rows := cur.fetchmany(self.stream_batch):
+                yield names, rows
 
     def _translate(self, exc: Exception) -> ConnectorError:
         """A short message without the DSN or any value; retry only what may pass later."""

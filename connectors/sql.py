@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, suppress
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
@@ -74,6 +75,10 @@ def _bump(counts: dict[str, int], category: str, n: int) -> None:
 
 # Values a JSON encoder takes as they are: the most common cells skip json_value.
 _JSON_NATIVE = frozenset({str, int, float, bool, type(None)})
+# The next most common, converted straight to the text json_value gives them.
+_AS_TEXT: dict[type, Callable[[Any], str]] = {
+    datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat, Decimal: str, uuid.UUID: str,
+}
 
 class Dialect(Protocol):
     """How a driver quotes names and composes statements; values always go as parameters."""
@@ -123,8 +128,8 @@ class SQLConnector(Connector):
         """Configured table name -> the columns that are, alone, its primary key or unique."""
         raise NotImplementedError
 
-    def _stream(self, statement: Any, params: list[Any]) -> Iterator[Mapping[str, Any]]:
-        """Rows as mappings from a server-side cursor, fetched a batch at a time."""
+    def _stream(self, statement: Any, params: list[Any]) -> Iterator[tuple[Sequence[str], Sequence[Sequence[Any]]]]:
+        """(column names, a batch of rows as tuples) from a server-side cursor, a batch at a time."""
         raise NotImplementedError
 
     def _translate(self, exc: Exception) -> ConnectorError:
@@ -317,10 +322,12 @@ class SQLConnector(Connector):
                 what, key = self.dialect.sql("_t.*"), self.dialect.ident(spec.key)
                 if (query := self._select_mine(spec, subject, what, "ORDER BY _t.{}", key)) is None:
                     continue
-                with closing(self._stream(*query)) as rows:
-                    for row in rows:
-                        fields = {k: v if type(v) in _JSON_NATIVE else json_value(v) for k, v in row.items()}
-                        yield Record(self.name, spec.category, fields)
+                with closing(self._stream(*query)) as batches:
+                    for names, rows in batches:
+                        for row in rows:
+                            fields = {k: v if (t := type(v)) in _JSON_NATIVE else _AS_TEXT.get(t, json_value)(v)
+                                      for k, v in zip(names, row)}
+                            yield Record(self.name, spec.category, fields)
 
     def erase(self, subject: Subject, *, job: JobContext | None = None) -> Receipt:
         return self.erase_many([subject])[subject.request_id]

@@ -85,11 +85,48 @@ def _write_frames(tmp: Path, records: Iterable[dict[str, Any]], summary: WriteSu
         os.fsync(fh.fileno())
 
 
+class Line(msgspec.Struct):
+    """One exported record whose fields are left as the JSON they were written as."""
+
+    category: Any = "records"
+    fields: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+_LINES = msgspec.json.Decoder(Line)
+
+
 def read_records(relative: str) -> Iterator[dict[str, Any]]:
+    for _, records in read_frames(relative):
+        yield from records
+
+
+def read_frames(relative: str, offsets: Iterable[int] | None = None) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """(offset, records) of each frame of an export file, or of the frames at ``offsets``.
+
+    A reader that needs only some records (one category of many) notes the offsets of the
+    frames that hold them, and reads just those again.
+    """
+    for offset, clear in _clear_frames(relative, offsets):
+        yield offset, _DECODER.decode_lines(clear)
+
+
+def read_lines(relative: str, offsets: Iterable[int] | None = None) -> Iterator[list[Line]]:
+    """Like :func:`read_frames`, with each record's fields kept as their JSON: to be copied, not read."""
+    for _, clear in _clear_frames(relative, offsets):
+        yield _LINES.decode_lines(clear)
+
+
+def _clear_frames(relative: str, offsets: Iterable[int] | None) -> Iterator[tuple[int, bytes]]:
     with open(export_root() / relative, "rb") as fh:
-        while header := fh.read(_FRAME.size):
-            (length,) = _FRAME.unpack(header)
-            yield from _DECODER.decode_lines(decrypt_bytes(fh.read(length), purpose=_PURPOSE))
+        if offsets is None:
+            while header := fh.read(_FRAME.size):
+                (length,) = _FRAME.unpack(header)
+                yield fh.tell() - _FRAME.size, decrypt_bytes(fh.read(length), purpose=_PURPOSE)
+            return
+        for offset in offsets:
+            fh.seek(offset)
+            (length,) = _FRAME.unpack(fh.read(_FRAME.size))
+            yield offset, decrypt_bytes(fh.read(length), purpose=_PURPOSE)
 
 
 def delete(relative: str) -> None:

@@ -57,6 +57,9 @@ _PLAIN_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 _JSON = msgspec.json.Encoder(enc_hook=str)  # one record per line of the category's JSON file
 # A first character after which no formula can follow: the cell is kept as it is, unlooked at.
 _RISKY_FIRST = frozenset(_FORMULA_START) | frozenset(_IGNORED_LEAD)
+# Values the csv module writes as their ``str`` (None as an empty cell): never a formula.
+_CSV_AS_IS = frozenset({int, float, bool, type(None)})
+_WRITE_BYTES = 256 * 1024
 
 
 def file_name(name: str) -> str:
@@ -102,6 +105,9 @@ class CategoryPlan:
     count: int = 0
     withheld_records: set[int] = field(default_factory=set)
     withheld_fields: dict[str, str] = field(default_factory=dict)  # field → why
+    # The export file's frames that hold this category's records: (offset, index of the
+    # frame's first record in the file), so that writing the category reads only those.
+    frames: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -126,9 +132,20 @@ def _records(p: CategoryPlan) -> Iterator[tuple[int, dict[str, Any]]]:
     if p.rows is not None:
         yield from enumerate(p.rows)
         return
-    for index, record in enumerate(storage.read_records(p.job.export_file)):
-        if record.get("category") == p.category:
-            yield index, record.get("fields") or {}
+    first_of = dict(p.frames)
+    for offset, records in storage.read_frames(p.job.export_file, first_of):
+        for index, record in enumerate(records, first_of[offset]):
+            if record.get("category") == p.category:
+                yield index, record.get("fields") or {}
+
+
+def _raw_records(p: CategoryPlan) -> Iterator[tuple[int, bytes]]:
+    """(index, the fields' JSON as the export wrote it) for one category: copied, never parsed."""
+    for (_, first), lines in zip(p.frames, storage.read_lines(p.job.export_file, dict(p.frames)), strict=True):
+        for index, line in enumerate(lines, first):
+            if line.category == p.category:
+                fields = bytes(line.fields)
+                yield index, b"{}" if fields == b"null" else fields
 
 
 def _own_plans(request: DataSubjectRequest) -> list[CategoryPlan]:
@@ -159,20 +176,32 @@ def plan(request: DataSubjectRequest) -> list[CategoryPlan]:
         ccpa = _ccpa_fields(job, request.regime)
         whole = {w.category for w in withheld if w.job_id == job.pk and w.record_index is None}
         single = {(w.category, w.record_index) for w in withheld if w.job_id == job.pk and w.record_index is not None}
-        for index, record in enumerate(storage.read_records(job.export_file)):
-            category = record.get("category", "records")
-            if category in whole:
-                continue
-            entry = by_category.setdefault(category, CategoryPlan(job.system.name, category, job))
-            if (category, index) in single:
-                entry.withheld_records.add(index)
-                continue
-            entry.count += 1
-            for name in record.get("fields") or {}:
-                if name in ccpa:
-                    entry.withheld_fields[name] = ccpa[name]
-                elif name not in entry.columns:
-                    entry.columns.append(name)
+        seen: dict[Any, Any] = {}  # category → the last record's field names, most often every record's
+        start = 0  # the index of the frame's first record in the file
+        for offset, records in storage.read_frames(job.export_file):
+            for index, record in enumerate(records, start):
+                category = record.get("category", "records")
+                if category in whole:
+                    continue
+                entry = by_category.get(category)
+                if entry is None:
+                    entry = by_category[category] = CategoryPlan(job.system.name, category, job)
+                if not entry.frames or entry.frames[-1][0] != offset:
+                    entry.frames.append((offset, start))
+                if (category, index) in single:
+                    entry.withheld_records.add(index)
+                    continue
+                entry.count += 1
+                names = (record.get("fields") or {}).keys()
+                if names == seen.get(category):
+                    continue
+                seen[category] = names
+                for name in names:
+                    if name in ccpa:
+                        entry.withheld_fields[name] = ccpa[name]
+                    elif name not in entry.columns:
+                        entry.columns.append(name)
+            start += len(records)
         plans.extend(by_category[c] for c in sorted(by_category))
     return plans + _own_plans(request)
 
@@ -239,33 +268,46 @@ class _Digesting(io.RawIOBase):
 
 def _kept(p: CategoryPlan) -> Iterator[dict[str, Any]]:
     """The category's records as the bundle gives them: withheld records and fields left out."""
+    skip, drop = p.withheld_records, p.withheld_fields
     for index, fields in _records(p):
-        if index not in p.withheld_records:
-            yield {k: v for k, v in fields.items() if k not in p.withheld_fields}
+        if index not in skip:
+            yield {k: v for k, v in fields.items() if k not in drop} if drop else fields
+
+
+def _json_records(p: CategoryPlan) -> Iterator[bytes]:
+    """Each kept record as JSON: copied from the export as it was written, unless fields are withheld."""
+    if p.job is None or p.withheld_fields:
+        return map(_JSON.encode, _kept(p))
+    skip = p.withheld_records
+    return (fields for index, fields in _raw_records(p) if index not in skip)
+
+
+def _csv_row(fields: dict[str, Any], columns: list[str]) -> list[Any]:
+    """A record's cells; what the csv module writes as ``str`` would, and text that cannot start a
+    formula, go as they are (most cells of a large export), the rest through :func:`csv_cell`."""
+    return [v if (t := type(v)) in _CSV_AS_IS or (t is str and v[:1] not in _RISKY_FIRST) else csv_cell(v)
+            for v in map(fields.get, columns)]
 
 
 def _write_category(zf: zipfile.ZipFile, p: CategoryPlan, request: DataSubjectRequest, shown: str) -> None:
     for path, html in pages_html.render_pages(request, p, _kept(p), shown):
         zf.writestr(path, html)
-    skip = p.withheld_records
     with zf.open(f"{p.path}.json", "w", force_zip64=True) as raw:
-        raw.write(b"[")
-        separator = b""
-        for index, fields in _records(p):
-            if index in skip:
-                continue
-            kept = {k: v for k, v in fields.items() if k not in p.withheld_fields}
-            raw.write(separator + _JSON.encode(kept))
-            separator = b",\n"
-        raw.write(b"]\n")
+        chunk, size, separator = [b"["], 0, b""
+        for record in _json_records(p):
+            chunk.append(separator + record)
+            separator, size = b",\n", size + len(record)
+            if size >= _WRITE_BYTES:  # the ZIP's compressor takes large writes much faster than many small
+                raw.write(b"".join(chunk))
+                chunk, size = [], 0
+        chunk.append(b"]\n")
+        raw.write(b"".join(chunk))
     with zf.open(f"{p.path}.csv", "w", force_zip64=True) as raw:
         # With a byte-order mark, spreadsheet programs read the file as UTF-8 (accents, €).
-        out = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        out = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=False)
         writer = csv.writer(out)
         writer.writerow([csv_cell(c) for c in p.columns])
-        for index, fields in _records(p):
-            if index not in skip:
-                writer.writerow([csv_cell(fields.get(c)) for c in p.columns])
+        writer.writerows(_csv_row(fields, p.columns) for fields in _kept(p))
         out.flush()
         out.detach()
 
@@ -279,7 +321,8 @@ def build(request: DataSubjectRequest, relative_path: str) -> tuple[dict[str, An
     shown = {s.name: s.shown_name for s in systems}
     with storage.EncryptedWriter(relative_path) as sink:
         digesting = _Digesting(sink)
-        with zipfile.ZipFile(digesting, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        # The fastest deflate: a large bundle is built in half the time, and is about a tenth larger.
+        with zipfile.ZipFile(digesting, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             zf.writestr("manifest.json", json.dumps(info, indent=2, ensure_ascii=False))
             for p in plans:
                 _write_category(zf, p, request, shown.get(p.system, p.system))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from html import escape
 from typing import Any, Protocol
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from dsr.core import i18n, law, recipients, transfers
 from dsr.core.branding import absolute_url, brand
@@ -57,10 +58,11 @@ def cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
 
 
-def _rows(chunk: list[list[str]]) -> str:
-    """The table's rows, built here (escaped): a template tag per cell is too slow for a million records."""
-    return format_html_join("\n", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((v,) for v in values)),)
-                                                  for values in chunk))
+def _rows(chunk: list[list[str]]) -> SafeString:
+    """The table's rows, built here, every cell escaped: a template tag per cell is too slow."""
+    rows = "\n".join(
+        "<tr>" + "".join(["<td>" + escape(v) + "</td>" for v in values]) + "</tr>" for values in chunk)
+    return mark_safe(rows)  # nosec B308, B703: every value in it is escaped just above
 
 
 def render_pages(request: DataSubjectRequest, plan: CategoryPlan, rows: Iterator[dict[str, Any]],
