@@ -175,6 +175,7 @@ def main() -> None:
     parser.add_argument("--access", type=int, default=200)
     parser.add_argument("--erasure", type=int, default=100)
     parser.add_argument("--sequential", type=int, default=20)
+    parser.add_argument("--worker-processes", type=int, default=2)
     args = parser.parse_args()
 
     build_shop()
@@ -186,7 +187,7 @@ def main() -> None:
     token = "bench-integration-token"
     integration_token(token, auto_approve=True)
 
-    with processes(gunicorn(PORT), celery_worker(2), env=env, ready=4.0):
+    with processes(gunicorn(PORT), celery_worker(args.worker_processes), env=env, ready=4.0):
         wait_until(lambda: serving(PORT), timeout=30, what="gunicorn")
         n_access, n_erase, n_seq = args.access, args.erasure, args.sequential
         access = run_burst(token, "access", list(range(n_access)), "review")

@@ -144,6 +144,8 @@ class MySQLConnector(SQLConnector):
             names = [column[0] for column in cur.description or ()]
             while rows := cur.fetchmany(self.stream_batch):
                 yield names, rows
+                if len(rows) < self.stream_batch:  # the last batch: no round trip to hear there is no more
+                    break
         finally:
             cur.close()
 

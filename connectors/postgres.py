@@ -137,6 +137,8 @@ class PostgresConnector(SQLConnector):
             names = [column.name for column in cur.description or ()]
             while rows := cur.fetchmany(self.stream_batch):
                 yield names, rows
+                if len(rows) < self.stream_batch:  # the last batch: no round trip to hear there is no more
+                    break
 
     def _translate(self, exc: Exception) -> ConnectorError:
         """A short message without the DSN or any value; retry only what may pass later."""

@@ -355,6 +355,16 @@ class SQLConnectorContract:
         assert 2 + sum(1 for _ in records) == 20_001
         assert connector.locate(ALICE).found == 7  # the connection is usable again
 
+    @pytest.mark.parametrize("orders", [5, 6, 7])  # less than, exactly, and more than two batches of 3
+    def test_export_reads_every_row_whatever_the_batches(self, shop, make, orders):
+        shop.execute("INSERT INTO customer (id, email) VALUES (4, 'bulk@example.com')")
+        self.insert_bulk_orders(shop, 4, range(1000, 1000 + orders))
+        connector = make()
+        connector.stream_batch = 3
+        records = list(connector.export(Subject("req-bulk", {"email": "bulk@example.com"})))
+        assert [r.fields["id"] for r in records if r.category == "orders"] == list(range(1000, 1000 + orders))
+        assert [r.fields["email"] for r in records if r.category == "customer"] == ["bulk@example.com"]
+
     # -- erase -------------------------------------------------------------------------------
     def test_erase_deletes_and_masks_and_reports_before_and_after(self, shop, make):
         before = self.snapshot(shop)
