@@ -162,7 +162,8 @@ def submit_request(
                 details={"method": "trusted_integration"},
                 fields=verification.verified_fields(request),
             )
-            verification.after_verified(request, auto_approve=integration.auto_approve)
+            verification.after_verified(request, auto_approve=integration.auto_approve,
+                                        others_open=earlier is not None)
             queue.on_commit(Task.SEND_RECEIPT, request_id)
         else:
             lifecycle.transition(request, Status.AWAITING_VERIFICATION, actor=actor)

@@ -271,9 +271,13 @@ def _mark_verified(
     return request
 
 
-def after_verified(request: DataSubjectRequest, *, auto_approve: bool = False) -> None:
-    """Merge or close a duplicate, or start the work when approval is automatic for this kind."""
-    alone = not _close_if_duplicate(request)
+def after_verified(request: DataSubjectRequest, *, auto_approve: bool = False, others_open: bool = True) -> None:
+    """Merge or close a duplicate, or start the work when approval is automatic for this kind.
+
+    ``others_open=False``: the caller has just looked, in this transaction, and the person had
+    no other open request of this kind, so there is no duplicate to look for again.
+    """
+    alone = not others_open or not _close_if_duplicate(request)
     if request.status != Status.VERIFIED:
         return
     if request.kind == Kind.RECTIFICATION:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import time
 from collections import Counter, defaultdict
@@ -219,6 +220,12 @@ def file_request(api, token: str, i: int, kind: str, officer: Actor) -> None:
         assert fanout.approve(request, actor=officer)
 
 
+def _twice_by_kind(mails: Counter) -> dict[str, int]:
+    """The emails sent more than once, by subject with the request's reference left out."""
+    return dict(Counter(re.sub(r"DSR-[A-Z0-9-]+", "DSR-…", subject)
+                        for (_to, subject), n in mails.items() for _ in range(n - 1)))
+
+
 def figures(kinds, worker: Worker, redis_server: RedisServer, chaos: Chaos, vendor: Vendor, marks, mails) -> str:
     jobs = list(ConnectorJob.objects.values_list("status", "attempts"))
     verbs = Counter(AuditEvent.objects.values_list("verb", flat=True))
@@ -246,7 +253,8 @@ def figures(kinds, worker: Worker, redis_server: RedisServer, chaos: Chaos, vend
         f"{reconciled['expired_leases']}, re-queued stale {reconciled['stale_jobs']}, "
         f"runs that found a backlog {reconciled['backlogged']}, advanced {reconciled['advanced']}"
         f"\n  time: {times}"
-        f"\n  emails: {sum(mails.values())} sent, {sum(n - 1 for n in mails.values())} of them twice, "
+        f"\n  emails: {sum(mails.values())} sent, {sum(n - 1 for n in mails.values())} of them twice "
+        f"{_twice_by_kind(mails)}, "
         f"receipts and outcome emails queued again by the sweep {swept}, "
         f"not acknowledged {DataSubjectRequest.objects.filter(acknowledged_at__isnull=True).count()}"
         f"\n  requests by status {dict(Counter(DataSubjectRequest.objects.values_list('status', flat=True)))}, "

@@ -203,6 +203,30 @@ def test_a_trusted_integration_files_a_verified_auto_approved_request(
     assert followed.status_code == 200 and followed.json()["status"] == "completed"
 
 
+def test_an_integration_filing_twice_for_one_person_gets_one_request_worked(
+    api, django_capture_on_commit_callbacks, capsys
+):
+    SystemConnection.objects.create(name="paper-archive", connector="manual", config={"instructions": "Find it"})
+    call_command("issue_integration_token", "website")
+    token = capsys.readouterr().out.strip()
+    body = {"kind": "access", "email": "dee@example.com", "country": "DE"}
+
+    def file() -> DataSubjectRequest:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/v1/requests/", body, format="json", **auth(token))
+        assert response.status_code == 201
+        return DataSubjectRequest.objects.get(reference=response.json()["reference"])
+
+    first = file()
+    assert first.status == Status.IN_PROGRESS  # the manual task waits
+    second = file()
+    assert (second.status, second.outcome, second.duplicate_of) == (Status.CANCELLED, "duplicate", first)
+    assert second.jobs.count() == 0
+    DataSubjectRequest.objects.filter(pk=first.pk).update(status=Status.COMPLETED)
+    third = file()
+    assert third.status == Status.IN_PROGRESS and third.duplicate_of is None and third.jobs.count() == 1
+
+
 def test_only_an_integrations_filing_answers_with_the_status_token(api, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/v1/requests/", {"kind": "erasure", "email": "pub@example.com", "country": "DE"},
