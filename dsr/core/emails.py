@@ -26,6 +26,7 @@ from django.utils import timezone
 from . import i18n, law
 from .audit import redact
 from .branding import absolute_url, brand
+from .crypto import identifier_hash
 from .models import DataSubjectRequest, EmailLog, EmailSent, EmailStatus
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,9 @@ def send(
     a ``context`` given as a function is made only once the claim is ours (it may issue a code).
     Returns whether this call sent the email. ``on_sent`` (the caller's audit) runs in the
     transaction that marks the email sent, so a worker killed between the two leaves the
-    email unmarked (taken over later), never marked sent with its audit missing.
+    email unmarked (taken over later), never marked sent with its audit missing. The task
+    that takes it over looks for the email in the log by its Message-ID (made from the
+    claim): if it went, it is marked sent, with its audit, and not sent again.
     """
     if request is None:
         deliver(to, *render(template, context() if callable(context) else context))
@@ -102,23 +105,41 @@ def send(
     if once and claim is None:
         logger.info("email %s of request %s: sent or being sent by another task", once, request.pk)
         return False
+    if claim is not None and claim.went:
+        logger.warning("email %s of request %s: sent by a task that died before marking it sent; marked now",
+                       once, request.pk)
+        _mark_sent(claim, on_sent)
+        return False
     try:
-        _send_in_thread(template, to, context() if callable(context) else context, request)
+        _send_in_thread(template, to, context() if callable(context) else context, request,
+                        message_id=_claimed_message_id(claim) if claim is not None else None)
     except Exception:
         if claim is not None:  # not sent: a retry may claim it again
             EmailSent.objects.filter(pk=claim.pk, claimed_at=claim.claimed_at, sent_at__isnull=True).delete()
         raise
+    _mark_sent(claim, on_sent)
+    return True
+
+
+def _mark_sent(claim: EmailSent | None, on_sent: Callable[[], None] | None) -> None:
     with transaction.atomic():
         if claim is not None:
             EmailSent.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
         if on_sent is not None:
             on_sent()
-    return True
 
 
-def _send_in_thread(template: str, to: str, context: dict[str, Any], request: DataSubjectRequest) -> None:
+def _claimed_message_id(claim: EmailSent) -> str:
+    """The Message-ID of the email sent under ``claim``: whoever reads the claim can work it out, so
+    a task that takes over an abandoned claim can tell from the log whether its email went."""
+    token = identifier_hash("email-claim", f"{claim.pk}:{claim.claimed_at.isoformat()}")[:32]
+    return f"<{token}@{_domain()}>"
+
+
+def _send_in_thread(template: str, to: str, context: dict[str, Any], request: DataSubjectRequest,
+                    *, message_id: str | None = None) -> None:
     subject, text, html = render(template, context, request.language)
-    message_id = make_msgid(domain=_domain())
+    message_id = message_id or make_msgid(domain=_domain())
     headers = {"Message-ID": message_id, "In-Reply-To": thread_id(request), "References": thread_id(request)}
     log = EmailLog(request=request, template=template, subject=subject, message_id=message_id)
     try:
@@ -141,16 +162,27 @@ def _claim(request: DataSubjectRequest, kind: str) -> EmailSent | None:
     now = timezone.now()
     try:
         with _alone():
-            return EmailSent.objects.create(request=request, kind=kind, claimed_at=now)
+            claim = EmailSent.objects.create(request=request, kind=kind, claimed_at=now)
     except IntegrityError:
         pass
-    # Taken over only from a claimer that never sent it and has long gone (died mid-send).
+    else:
+        claim.went = False
+        return claim
+    # Taken over only from a claimer that never marked it sent and has long gone (died mid-send).
     abandoned = now - timedelta(seconds=settings.DSR_EMAIL_CLAIM_SECONDS)
-    if EmailSent.objects.filter(request=request, kind=kind, sent_at__isnull=True, claimed_at__lt=abandoned).update(
+    stale = EmailSent.objects.filter(request=request, kind=kind, sent_at__isnull=True, claimed_at__lt=abandoned).first()
+    if stale is None:
+        return None
+    earlier = _claimed_message_id(stale)
+    if not EmailSent.objects.filter(pk=stale.pk, claimed_at=stale.claimed_at, sent_at__isnull=True).update(
         claimed_at=now
     ):
-        return EmailSent.objects.get(request=request, kind=kind)
-    return None
+        return None  # another task took it over first
+    stale.claimed_at = now
+    # The claimer may have died after the email went and was logged, before it was marked sent:
+    # then it is marked, not sent again.
+    stale.went = EmailLog.objects.filter(request=request, message_id=earlier, status=EmailStatus.SENT).exists()
+    return stale
 
 
 def _keep(log: EmailLog, status: str, error: str = "") -> None:

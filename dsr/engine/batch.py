@@ -126,7 +126,10 @@ def _keep_receipts(batch: list[ConnectorJob], receipts: dict[str, Any]) -> None:
         if receipt is not None and receipt.affected:
             job.result = {**(job.result or {}), "receipt": receipt_of(receipt)}
             kept.append(job)
-    ConnectorJob.objects.bulk_update(kept, ["result"])
+    if len(kept) == 1:  # one statement, which needs no transaction around it
+        ConnectorJob.objects.filter(pk=kept[0].pk).update(result=kept[0].result)
+    else:
+        ConnectorJob.objects.bulk_update(kept, ["result"])
 
 
 def _earliest(job: ConnectorJob, receipt: Any) -> dict[str, Any]:

@@ -65,8 +65,10 @@ class EmailSent(models.Model):
 
     Claimed in the database *before* the email is sent: two tasks that both set out to send
     it (a sweep that re-queued it while a slow mail server still held the first) meet on the
-    unique (request, kind), and only the one that claimed it sends. A claim whose email never
-    went (the worker died mid-send) may be taken over once it is ``DSR_EMAIL_CLAIM_SECONDS`` old.
+    unique (request, kind), and only the one that claimed it sends. A claim never marked sent
+    (the worker died mid-send) may be taken over once it is ``DSR_EMAIL_CLAIM_SECONDS`` old;
+    if the log holds its email as sent (the worker died after sending it), the email is
+    marked sent then, not sent again.
     """
 
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.PROTECT, related_name="+")

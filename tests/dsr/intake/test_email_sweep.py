@@ -159,6 +159,61 @@ def test_a_claim_left_by_a_worker_that_died_mid_send_is_taken_over_later(lost_re
     assert len(mail.outbox) == 1
 
 
+class WorkerKilled(BaseException):
+    """A SIGKILL, as far as the task can tell: nothing after it runs, nothing catches it."""
+
+
+def _killed(*args, **kwargs):
+    raise WorkerKilled
+
+
+def test_an_email_sent_by_a_worker_killed_before_marking_it_is_marked_not_sent_again(
+    lost_receipt, settings, monkeypatch
+):
+    """The worker sent the receipt and logged it, then died before marking it sent: the task that
+    takes the claim over finds it in the log by its Message-ID, and marks it, with its audit."""
+    from dsr.core import emails
+    from dsr.core.models import EmailLog, EmailSent
+
+    request = lost_receipt()
+    monkeypatch.setattr(emails, "_mark_sent", _killed)
+    with pytest.raises(WorkerKilled):
+        intake_tasks.send_receipt.run(str(request.pk))
+    monkeypatch.undo()
+    [message] = mail.outbox
+    [logged] = EmailLog.objects.filter(request=request)
+    assert logged.message_id == message.extra_headers["Message-ID"] and logged.status == "sent"
+    assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 0
+
+    intake_tasks.send_receipt.run(str(request.pk))
+    assert len(mail.outbox) == 1  # still held: it may still be marking it
+    settings.DSR_EMAIL_CLAIM_SECONDS = 0  # ... and now long gone
+    intake_tasks.send_receipt.run(str(request.pk))
+    assert len(mail.outbox) == 1
+    request.refresh_from_db()
+    assert request.acknowledged_at is not None
+    assert EmailSent.objects.get(request=request, kind="receipt").sent_at is not None
+    assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 1
+
+
+def test_an_email_a_killed_worker_never_sent_is_sent_by_the_task_that_takes_it_over(
+    lost_receipt, settings, monkeypatch
+):
+    from dsr.core import emails
+
+    request = lost_receipt()
+    monkeypatch.setattr(emails, "deliver", _killed)  # killed while talking to the mail server
+    with pytest.raises(WorkerKilled):
+        intake_tasks.send_receipt.run(str(request.pk))
+    monkeypatch.undo()
+    assert mail.outbox == []
+    settings.DSR_EMAIL_CLAIM_SECONDS = 0
+    intake_tasks.send_receipt.run(str(request.pk))
+    [message] = mail.outbox
+    assert request.reference in message.subject
+    assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 1
+
+
 def test_an_outcome_queued_twice_is_told_once(django_capture_on_commit_callbacks, monkeypatch):
     from dsr.core import emails
     from dsr.results import tasks as results_tasks
