@@ -8,6 +8,8 @@ happened is a harmless no-op.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -48,6 +50,16 @@ def can_transition(current: str, target: str) -> bool:
     return target in ALLOWED.get(current, frozenset())
 
 
+@dataclass(frozen=True)
+class Move:
+    """One status change: where to, by whom, what its audit event adds, which fields change with it."""
+
+    target: str
+    actor: Actor
+    details: dict[str, Any] | None = None
+    fields: dict[str, Any] | None = None
+
+
 def transition(
     request: DataSubjectRequest,
     target: str,
@@ -62,32 +74,53 @@ def transition(
     Raises :class:`InvalidTransition` when the move is not allowed from the
     request's current status in the database.
     """
-    fields = dict(fields or {})
+    return transition_through(request, [Move(target, actor, details, fields)])
+
+
+def transition_through(request: DataSubjectRequest, moves: Sequence[Move]) -> bool:
+    """Make ``moves``, one after the other, as one conditional UPDATE; True if this call made them.
+
+    Each move must be allowed from where the one before it leaves the request; each gets
+    its own audit event, in order, as if made alone. The UPDATE holds only while the
+    request is where the first move starts from. Repeating moves whose first already
+    happened is a harmless no-op (False), as is finding, at the UPDATE, that another
+    caller has just made them all.
+    """
+    if not moves:
+        raise ValueError("no move to make")
+    start = current = request.status
+    fields: dict[str, Any] = {}
+    for move in moves:
+        if not can_transition(current, move.target):
+            if current == move.target and move is moves[0]:  # already made: the rest is not ours to make
+                return False
+            raise InvalidTransition(request.reference, current, move.target)
+        current = move.target
+        fields.update(move.fields or {})
+    target = current
     if target in TERMINAL_STATUSES:
         fields.setdefault("closed_at", timezone.now())
-    current = request.status
-    if not can_transition(current, target):
-        if current == target:
-            return False
-        raise InvalidTransition(request.reference, current, target)
     # No savepoint: nothing below raises but a database error, which dooms the caller's
     # transaction anyway; the refusal is raised after the block.
     with transaction.atomic(savepoint=False):
-        changed = DataSubjectRequest.objects.filter(pk=request.pk, status=current).update(
+        changed = DataSubjectRequest.objects.filter(pk=request.pk, status=start).update(
             status=target, updated_at=timezone.now(), **fields
         )
         if changed:
-            audit.record(
-                f"status.{target}",
-                actor=actor,
-                request=request,
-                details={"from": current, "to": target, **(details or {})},
-            )
+            previous = start
+            for move in moves:
+                audit.record(
+                    f"status.{move.target}",
+                    actor=move.actor,
+                    request=request,
+                    details={"from": previous, "to": move.target, **(move.details or {})},
+                )
+                previous = move.target
     if not changed:
         request.refresh_from_db()
         if request.status == target:
             return False
-        raise InvalidTransition(request.reference, request.status, target)
+        raise InvalidTransition(request.reference, request.status, moves[0].target)
     request.status = target
     for name, value in fields.items():
         setattr(request, name, value)

@@ -9,6 +9,7 @@ by ``dsr.engine.recovery``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -68,12 +69,16 @@ class NotReadyToApprove(Exception):
     pass
 
 
-def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "", alone: bool = False) -> bool:
+def approve(
+    request: DataSubjectRequest, *, actor: Actor, reason: str = "", alone: bool = False,
+    after: Sequence[lifecycle.Move] = (),
+) -> bool:
     """verified → approved → in progress, with the jobs created and queued.
 
     ``alone``: the caller found, in this transaction, no other request of the same person
     and kind under way (``verification.after_verified`` has just looked), so the look is
-    not repeated.
+    not repeated. ``after``: the moves that make the request verified first (a trusted
+    integration's filing), made in the same UPDATE as the rest.
     """
     if request.kind == Kind.RECTIFICATION:
         request.refresh_from_db()  # the decisions may have been made through another object
@@ -87,48 +92,56 @@ def approve(request: DataSubjectRequest, *, actor: Actor, reason: str = "", alon
             f"The same person's {other.get_kind_display().split(' (')[0].lower()} request {other.reference} "
             "is under way: approve this one once it has closed, so that neither undoes the other."
         )
+    approving = lifecycle.Move(Status.APPROVED, actor, {"reason": reason} if reason else None)
     with audit.batch():
-        changed = lifecycle.transition(
-            request, Status.APPROVED, actor=actor, details={"reason": reason} if reason else None
-        )
+        jobs = _planned(request)
+        # Exceptions (a legal ground to keep data in one system) only ever bear on erasures.
+        exceptions = list(request.exceptions.all()) if request.kind == Kind.ERASURE else []
+        if exceptions:  # their jobs are skipped between approval and the start, as an officer reads it
+            changed = lifecycle.transition_through(request, [*after, approving])
+            if changed:
+                ConnectorJob.objects.bulk_create(jobs, ignore_conflicts=True)
+                for item in exceptions:
+                    job = ConnectorJob.objects.filter(request=request, system=item.system_id, action="erase").first()
+                    if job is not None:
+                        skip_for_exception(job, item)
+                lifecycle.transition_through(request, [_starting(jobs, actor)])
+        else:  # every move in one UPDATE, then the jobs
+            changed = lifecycle.transition_through(request, [*after, approving, _starting(jobs, actor)])
+            if changed:
+                ConnectorJob.objects.bulk_create(jobs, ignore_conflicts=True)
         if changed:
-            start(request, actor=actor)
+            _queue(request, jobs, at_once=not exceptions)
     return changed
 
 
-def start(request: DataSubjectRequest, *, actor: Actor) -> list[ConnectorJob]:
+def _planned(request: DataSubjectRequest) -> list[ConnectorJob]:
+    """The request's jobs, one per enabled system and action, not yet saved."""
     action = KIND_ACTIONS[Kind(request.kind)]
     jobs: list[ConnectorJob] = []
-    with audit.batch():
-        for system in SystemConnection.objects.filter(enabled=True):
-            if system.identity_source and _supports(system, ConnectorAction.LOCATE):
-                jobs.append(_job(request, system, ConnectorAction.LOCATE, phase=0))
-            if _supports(system, action) and not (
-                action == ConnectorAction.LOCATE and system.identity_source
-            ):
-                jobs.append(_job(request, system, action, phase=1))
-        ConnectorJob.objects.bulk_create(jobs, ignore_conflicts=True)
-        # Exceptions (a legal ground to keep data in one system) only ever bear on erasures.
-        exceptions = list(request.exceptions.all()) if request.kind == Kind.ERASURE else []
-        for item in exceptions:
-            job = ConnectorJob.objects.filter(request=request, system=item.system_id, action="erase").first()
-            if job is not None:
-                skip_for_exception(job, item)
-        lifecycle.transition(
-            request,
-            Status.IN_PROGRESS,
-            actor=actor,
-            details={"jobs": len(jobs), "systems": sorted({j.system.name for j in jobs})},
-        )
-        if jobs and not exceptions:
-            # The first phase's jobs are ready: queue them without another look at the request.
-            first = min(j.phase for j in jobs)
-            ready = {str(j.pk): j.system.connector for j in jobs if j.phase == first}
-            transaction.on_commit(lambda: enqueue_jobs(list(ready), connectors=ready))
-        else:
-            request_id = str(request.pk)
-            transaction.on_commit(lambda: advance(request_id))
+    for system in SystemConnection.objects.filter(enabled=True):
+        if system.identity_source and _supports(system, ConnectorAction.LOCATE):
+            jobs.append(_job(request, system, ConnectorAction.LOCATE, phase=0))
+        if _supports(system, action) and not (action == ConnectorAction.LOCATE and system.identity_source):
+            jobs.append(_job(request, system, action, phase=1))
     return jobs
+
+
+def _starting(jobs: list[ConnectorJob], actor: Actor) -> lifecycle.Move:
+    return lifecycle.Move(Status.IN_PROGRESS, actor,
+                          {"jobs": len(jobs), "systems": sorted({j.system.name for j in jobs})})
+
+
+def _queue(request: DataSubjectRequest, jobs: list[ConnectorJob], *, at_once: bool) -> None:
+    """Once committed: the first phase's jobs straight to their queues, or the request looked at again."""
+    if jobs and at_once:
+        # The first phase's jobs are ready: queue them without another look at the request.
+        first = min(j.phase for j in jobs)
+        ready = {str(j.pk): j.system.connector for j in jobs if j.phase == first}
+        transaction.on_commit(lambda: enqueue_jobs(list(ready), connectors=ready))
+    else:
+        request_id = str(request.pk)
+        transaction.on_commit(lambda: advance(request_id))
 
 
 def _job(request: DataSubjectRequest, system: SystemConnection, action: str, *, phase: int) -> ConnectorJob:

@@ -25,6 +25,7 @@ from dsr.core.models import (
 )
 from dsr.core.queue import Task
 from dsr.core.regimes import is_country, is_us_state, regime_for
+from dsr.engine import fanout
 from dsr.intake import verification
 
 
@@ -155,15 +156,16 @@ def submit_request(
             )
         request_id = str(request.pk)
         if integration is not None:
-            lifecycle.transition(
-                request,
-                Status.VERIFIED,
-                actor=actor,
-                details={"method": "trusted_integration"},
-                fields=verification.verified_fields(request),
-            )
-            verification.after_verified(request, auto_approve=integration.auto_approve,
-                                        others_open=earlier is not None)
+            verified = lifecycle.Move(Status.VERIFIED, actor, {"method": "trusted_integration"},
+                                      verification.verified_fields(request))
+            if earlier is None and verification.approved_at_once(request, auto_approve=integration.auto_approve):
+                # Nobody's request to look at, nothing to decide: verified, approved and
+                # started in one UPDATE.
+                fanout.approve(request, actor=verification.AUTO_APPROVAL, reason="auto", alone=True, after=[verified])
+            else:
+                lifecycle.transition_through(request, [verified])
+                verification.after_verified(request, auto_approve=integration.auto_approve,
+                                            others_open=earlier is not None)
             queue.on_commit(Task.SEND_RECEIPT, request_id)
         else:
             lifecycle.transition(request, Status.AWAITING_VERIFICATION, actor=actor)

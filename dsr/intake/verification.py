@@ -271,6 +271,9 @@ def _mark_verified(
     return request
 
 
+AUTO_APPROVAL = Actor(ActorType.SCHEDULER, "auto-approval")
+
+
 def after_verified(request: DataSubjectRequest, *, auto_approve: bool = False, others_open: bool = True) -> None:
     """Merge or close a duplicate, or start the work when approval is automatic for this kind.
 
@@ -283,8 +286,15 @@ def after_verified(request: DataSubjectRequest, *, auto_approve: bool = False, o
     if request.kind == Kind.RECTIFICATION:
         queue.on_commit(Task.READ_CURRENT, str(request.pk))  # what the officer decides against
         return  # an officer decides each correction first
-    if auto_approve or request.kind in settings.DSR_AUTO_APPROVE_KINDS:
-        fanout.approve(request, actor=Actor(ActorType.SCHEDULER, "auto-approval"), reason="auto", alone=alone)
+    if approved_at_once(request, auto_approve=auto_approve):
+        fanout.approve(request, actor=AUTO_APPROVAL, reason="auto", alone=alone)
+
+
+
+def approved_at_once(request: DataSubjectRequest, *, auto_approve: bool = False) -> bool:
+    """Whether a verified request is approved without an officer: never a correction (an officer
+    decides each one), otherwise when its integration says so or its kind is approved automatically."""
+    return request.kind != Kind.RECTIFICATION and (auto_approve or request.kind in settings.DSR_AUTO_APPROVE_KINDS)
 
 
 def _close_if_duplicate(request: DataSubjectRequest) -> bool:

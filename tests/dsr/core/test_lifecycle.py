@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from dsr.core import lifecycle
+from dsr.core import audit, lifecycle
 from dsr.core.audit import Actor
 from dsr.core.lifecycle import InvalidTransition
 from dsr.core.models import AuditEvent, DataSubjectRequest, Status
@@ -91,3 +93,46 @@ def test_fields_are_written_in_the_same_update():
     request.refresh_from_db()
     assert request.status == Status.DENIED
     assert request.denial_reason == "manifestly unfounded"
+
+
+def test_several_moves_are_one_update_with_an_audit_event_each():
+    request = RequestFactory(status=Status.RECEIVED)
+    integration, approver = Actor("system", "integration:website"), Actor("scheduler", "auto-approval")
+    moves = [
+        lifecycle.Move(Status.VERIFIED, integration, {"method": "trusted_integration"}, {"country": "FR"}),
+        lifecycle.Move(Status.APPROVED, approver, {"reason": "auto"}),
+        lifecycle.Move(Status.IN_PROGRESS, approver),
+    ]
+    with CaptureQueriesContext(connection) as queries, audit.batch():
+        assert lifecycle.transition_through(request, moves) is True
+        updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1 and "dsr_datasubjectrequest" in updates[0]
+    request.refresh_from_db()
+    assert (request.status, request.country) == (Status.IN_PROGRESS, "FR")
+    events = list(AuditEvent.objects.filter(request=request).order_by("seq"))
+    assert [(e.verb, e.actor_id, e.details) for e in events] == [
+        ("status.verified", "integration:website", {"from": "received", "to": "verified", "method": "trusted_integration"}),
+        ("status.approved", "auto-approval", {"from": "verified", "to": "approved", "reason": "auto"}),
+        ("status.in_progress", "auto-approval", {"from": "approved", "to": "in_progress"}),
+    ]
+
+
+def test_several_moves_are_checked_each_against_the_one_before():
+    request = RequestFactory(status=Status.VERIFIED)
+    moves = [lifecycle.Move(Status.APPROVED, Actor.scheduler()), lifecycle.Move(Status.COMPLETED, Actor.scheduler())]
+    with pytest.raises(InvalidTransition, match="'approved' to 'completed'"):
+        lifecycle.transition_through(request, moves)
+    request.refresh_from_db()
+    assert request.status == Status.VERIFIED and not AuditEvent.objects.filter(request=request).exists()
+
+
+def test_moves_whose_first_was_made_already_are_a_no_op_and_a_stale_copy_changes_nothing():
+    request = RequestFactory(status=Status.VERIFIED)
+    moves = [lifecycle.Move(Status.APPROVED, Actor.scheduler()), lifecycle.Move(Status.IN_PROGRESS, Actor.scheduler())]
+    stale = DataSubjectRequest.objects.get(pk=request.pk)
+    assert lifecycle.transition_through(request, moves) is True
+    assert lifecycle.transition_through(stale, moves) is False  # the UPDATE found it moved on
+    assert stale.status == Status.IN_PROGRESS
+    approved = RequestFactory(status=Status.APPROVED)
+    assert lifecycle.transition_through(approved, moves) is False
+    assert AuditEvent.objects.filter(verb="status.approved").count() == 1
