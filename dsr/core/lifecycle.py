@@ -1,9 +1,10 @@
-"""Every status change of a request goes through :func:`transition`.
+"""Every status change of a request goes through :func:`transition` (one move) or
+:func:`transition_through` (several in a row, e.g. verified, approved and started at once).
 
 The allowed moves are one table. A move is a conditional UPDATE (``WHERE status
 = <from>``), so two workers or a double click cannot both apply it, and its
-audit event is written in the same transaction. Repeating a move that already
-happened is a harmless no-op.
+audit event is written in the same transaction; several moves are one UPDATE
+with an audit event each. Repeating a move that already happened is a harmless no-op.
 """
 
 from __future__ import annotations
