@@ -15,9 +15,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, suppress
-from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
@@ -31,7 +30,7 @@ from .base import (
     Record,
     Subject,
 )
-from .sql_layout import ConfigProblem, TableSpec, json_value, parse_config
+from .sql_layout import AS_TEXT, ConfigProblem, TableSpec, json_value, parse_config
 
 CHUNK = 500  # subjects per statement, keys per IN list: far below every parameter limit
 INT_TYPES = frozenset({"smallint", "integer", "bigint", "tinyint", "mediumint", "int"})
@@ -75,10 +74,6 @@ def _bump(counts: dict[str, int], category: str, n: int) -> None:
 
 # Values a JSON encoder takes as they are: the most common cells skip json_value.
 _JSON_NATIVE = frozenset({str, int, float, bool, type(None)})
-# The next most common, converted straight to the text json_value gives them.
-_AS_TEXT: dict[type, Callable[[Any], str]] = {
-    datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat, Decimal: str, uuid.UUID: str,
-}
 
 class Dialect(Protocol):
     """How a driver quotes names and composes statements; values always go as parameters."""
@@ -325,7 +320,7 @@ class SQLConnector(Connector):
                 with closing(self._stream(*query)) as batches:
                     for names, rows in batches:
                         for row in rows:
-                            fields = {k: v if (t := type(v)) in _JSON_NATIVE else _AS_TEXT.get(t, json_value)(v)
+                            fields = {k: v if (t := type(v)) in _JSON_NATIVE else AS_TEXT.get(t, json_value)(v)
                                       for k, v in zip(names, row)}
                             yield Record(self.name, spec.category, fields)
 

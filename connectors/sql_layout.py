@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -190,10 +192,18 @@ def parse_config(
 
 
 
+# The commonest values JSON has no form for, each to its text (looked up by exact type: fast).
+AS_TEXT: dict[type, Callable[[Any], str]] = {
+    datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat, Decimal: str, uuid.UUID: str,
+}
+
+
 def json_value(value: Any) -> Any:
     """A database value in a JSON-friendly form, for exports and hashing."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if (as_text := AS_TEXT.get(type(value))) is not None:
+        return as_text(value)
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):

@@ -101,11 +101,11 @@ def send(
     if request is None:
         deliver(to, *render(template, context() if callable(context) else context))
         return True
-    claim = _claim(request, once) if once else None
+    claim, went = _claim(request, once) if once else (None, False)
     if once and claim is None:
         logger.info("email %s of request %s: sent or being sent by another task", once, request.pk)
         return False
-    if claim is not None and claim.went:
+    if claim is not None and went:
         logger.warning("email %s of request %s: sent by a task that died before marking it sent; marked now",
                        once, request.pk)
         _mark_sent(claim, on_sent)
@@ -157,8 +157,9 @@ def _alone() -> AbstractContextManager[Any]:
     return transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
 
 
-def _claim(request: DataSubjectRequest, kind: str) -> EmailSent | None:
-    """Claim the sent marker of (request, kind), or None when another task holds it or sent it."""
+def _claim(request: DataSubjectRequest, kind: str) -> tuple[EmailSent | None, bool]:
+    """Claim the sent marker of (request, kind): (the claim, or None when another task holds it or
+    sent it; whether the email went already, sent by a claimer that died before marking it)."""
     now = timezone.now()
     try:
         with _alone():
@@ -166,23 +167,21 @@ def _claim(request: DataSubjectRequest, kind: str) -> EmailSent | None:
     except IntegrityError:
         pass
     else:
-        claim.went = False
-        return claim
+        return claim, False
     # Taken over only from a claimer that never marked it sent and has long gone (died mid-send).
     abandoned = now - timedelta(seconds=settings.DSR_EMAIL_CLAIM_SECONDS)
     stale = EmailSent.objects.filter(request=request, kind=kind, sent_at__isnull=True, claimed_at__lt=abandoned).first()
     if stale is None:
-        return None
+        return None, False
     earlier = _claimed_message_id(stale)
     if not EmailSent.objects.filter(pk=stale.pk, claimed_at=stale.claimed_at, sent_at__isnull=True).update(
         claimed_at=now
     ):
-        return None  # another task took it over first
+        return None, False  # another task took it over first
     stale.claimed_at = now
     # The claimer may have died after the email went and was logged, before it was marked sent:
     # then it is marked, not sent again.
-    stale.went = EmailLog.objects.filter(request=request, message_id=earlier, status=EmailStatus.SENT).exists()
-    return stale
+    return stale, EmailLog.objects.filter(request=request, message_id=earlier, status=EmailStatus.SENT).exists()
 
 
 def _keep(log: EmailLog, status: str, error: str = "") -> None:

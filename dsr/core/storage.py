@@ -110,10 +110,10 @@ def read_frames(relative: str, offsets: Iterable[int] | None = None) -> Iterator
         yield offset, _DECODER.decode_lines(clear)
 
 
-def read_lines(relative: str, offsets: Iterable[int] | None = None) -> Iterator[list[Line]]:
+def read_lines(relative: str, offsets: Iterable[int] | None = None) -> Iterator[tuple[int, list[Line]]]:
     """Like :func:`read_frames`, with each record's fields kept as their JSON: to be copied, not read."""
-    for _, clear in _clear_frames(relative, offsets):
-        yield _LINES.decode_lines(clear)
+    for offset, clear in _clear_frames(relative, offsets):
+        yield offset, _LINES.decode_lines(clear)
 
 
 def _clear_frames(relative: str, offsets: Iterable[int] | None) -> Iterator[tuple[int, bytes]]:

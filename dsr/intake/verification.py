@@ -290,7 +290,6 @@ def after_verified(request: DataSubjectRequest, *, auto_approve: bool = False, o
         fanout.approve(request, actor=AUTO_APPROVAL, reason="auto", alone=alone)
 
 
-
 def approved_at_once(request: DataSubjectRequest, *, auto_approve: bool = False) -> bool:
     """Whether a verified request is approved without an officer: never a correction (an officer
     decides each one), otherwise when its integration says so or its kind is approved automatically."""

@@ -141,8 +141,9 @@ def _records(p: CategoryPlan) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _raw_records(p: CategoryPlan) -> Iterator[tuple[int, bytes]]:
     """(index, the fields' JSON as the export wrote it) for one category: copied, never parsed."""
-    for (_, first), lines in zip(p.frames, storage.read_lines(p.job.export_file, dict(p.frames)), strict=True):
-        for index, line in enumerate(lines, first):
+    first_of = dict(p.frames)
+    for offset, lines in storage.read_lines(p.job.export_file, first_of):
+        for index, line in enumerate(lines, first_of[offset]):
             if line.category == p.category:
                 fields = bytes(line.fields)
                 yield index, b"{}" if fields == b"null" else fields
