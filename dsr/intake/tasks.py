@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from dsr.core import audit, emails, lifecycle, queue
 from dsr.core.audit import Actor
-from dsr.core.models import OPEN_STATUS_LIST, AuditEvent, DataSubjectRequest, Message, Status
+from dsr.core.models import AuditEvent, DataSubjectRequest, Message, Status
 from dsr.core.queue import Task, mail_task
 from dsr.core.tokens import status_path
 
@@ -73,15 +73,8 @@ def send_verification(self, request_id: str) -> None:
 
 @mail_task(name=Task.SEND_RECEIPT)
 def send_receipt(request_id: str) -> None:
-    """Acknowledge a request that needs no code (filed by a trusted integration).
-
-    Not once the request is closed: a receipt held up (a mail server down, a retry waiting)
-    must not tell the person "we will answer by ..." after the email that gave the answer.
-    The sweep skips those too (:func:`resend_unacknowledged`).
-    """
-    request = DataSubjectRequest.objects.filter(
-        pk=request_id, acknowledged_at__isnull=True, status__in=OPEN_STATUS_LIST
-    ).first()
+    """Acknowledge a request that needs no code (filed by a trusted integration)."""
+    request = DataSubjectRequest.objects.filter(pk=request_id, acknowledged_at__isnull=True).first()
     if request is None:
         return
     status_url = emails.absolute(status_path(request, fresh=True))  # loaded just above

@@ -72,22 +72,6 @@ def test_a_closed_request_is_not_sent_a_receipt_after_its_answer(lost_receipt):
     assert mail.outbox == []
 
 
-def test_a_receipt_held_up_until_after_the_answer_is_not_sent(lost_receipt, monkeypatch):
-    """The mail server refused the receipt; before its retry ran, the request was answered. The
-    retry sends nothing: no "we will answer by ..." after the answer itself."""
-    from dsr.core import emails
-
-    request = lost_receipt()
-    monkeypatch.setattr(emails, "deliver", lambda *a, **k: (_ for _ in ()).throw(OSError("mail server down")))
-    with pytest.raises(OSError):
-        intake_tasks.send_receipt.run(str(request.pk))
-    monkeypatch.undo()
-    DataSubjectRequest.objects.filter(pk=request.pk).update(status=Status.COMPLETED, closed_at=timezone.now())
-    intake_tasks.send_receipt.run(str(request.pk))  # the retry
-    assert mail.outbox == []
-    assert not AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").exists()
-
-
 def closed_minutes_ago(request: DataSubjectRequest, minutes: int) -> None:
     DataSubjectRequest.objects.filter(pk=request.pk).update(closed_at=timezone.now() - timedelta(minutes=minutes))
 
