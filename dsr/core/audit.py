@@ -98,6 +98,12 @@ def batch() -> Iterator[None]:
     each. Nested batches join the outermost one. Don't record events in a savepoint
     that is rolled back while the rest of the block carries on: they would still be
     appended.
+
+    Lock a request's row with ``select_for_update(no_key=True)`` (FOR NO KEY UPDATE),
+    never plain FOR UPDATE: an event's INSERT checks its foreign key to the request
+    with FOR KEY SHARE, which FOR UPDATE blocks. A transaction holding the chain head
+    while it waits for that lock, and the lock's holder waiting for the head, would be
+    a deadlock.
     """
     if getattr(_pending, "events", None) is not None:
         with transaction.atomic(savepoint=False):

@@ -182,7 +182,7 @@ def advance(request_id: str) -> str | None:
     Safe to call any number of times; returns the request's status afterwards.
     """
     with audit.batch():
-        request = DataSubjectRequest.objects.select_for_update().filter(pk=request_id).first()
+        request = DataSubjectRequest.objects.select_for_update(no_key=True).filter(pk=request_id).first()
         if request is None:
             return None
         return advance_locked(request)

@@ -156,7 +156,8 @@ def settle(
     with audit.batch():
         request = None
         if terminal:
-            request = DataSubjectRequest.objects.select_for_update().filter(pk=job.request_id).first()
+            locked = DataSubjectRequest.objects.select_for_update(no_key=True)  # see audit.batch
+            request = locked.filter(pk=job.request_id).first()
         changed = ConnectorJob.objects.filter(
             pk=job.pk, status__in=[JobStatus.RUNNING, JobStatus.WAITING], attempts=job.attempts
         ).update(status=status, lease_expires_at=None, updated_at=now, **fields)
