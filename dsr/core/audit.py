@@ -99,11 +99,8 @@ def batch() -> Iterator[None]:
     that is rolled back while the rest of the block carries on: they would still be
     appended.
 
-    Lock a request's row with ``select_for_update(no_key=True)`` (FOR NO KEY UPDATE),
-    never plain FOR UPDATE: an event's INSERT checks its foreign key to the request
-    with FOR KEY SHARE, which FOR UPDATE blocks. A transaction holding the chain head
-    while it waits for that lock, and the lock's holder waiting for the head, would be
-    a deadlock.
+    Lock a request's row with ``DataSubjectRequest.objects.locked()`` (FOR NO KEY
+    UPDATE), never plain ``select_for_update()``: see there why.
     """
     if getattr(_pending, "events", None) is not None:
         with transaction.atomic(savepoint=False):

@@ -182,14 +182,14 @@ def advance(request_id: str) -> str | None:
     Safe to call any number of times; returns the request's status afterwards.
     """
     with audit.batch():
-        request = DataSubjectRequest.objects.select_for_update(no_key=True).filter(pk=request_id).first()
+        request = DataSubjectRequest.objects.locked().filter(pk=request_id).first()
         if request is None:
             return None
         return advance_locked(request)
 
 
 def advance_locked(request: DataSubjectRequest) -> str:
-    """:func:`advance` for a request the caller has locked (``select_for_update``) in its transaction."""
+    """:func:`advance` for a request the caller has locked (``objects.locked()``) in its transaction."""
     if request.status != Status.IN_PROGRESS:
         return request.status
     with audit.batch():

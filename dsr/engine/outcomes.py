@@ -156,8 +156,7 @@ def settle(
     with audit.batch():
         request = None
         if terminal:
-            locked = DataSubjectRequest.objects.select_for_update(no_key=True)  # see audit.batch
-            request = locked.filter(pk=job.request_id).first()
+            request = DataSubjectRequest.objects.locked().filter(pk=job.request_id).first()
         changed = ConnectorJob.objects.filter(
             pk=job.pk, status__in=[JobStatus.RUNNING, JobStatus.WAITING], attempts=job.attempts
         ).update(status=status, lease_expires_at=None, updated_at=now, **fields)

@@ -269,7 +269,7 @@ def _claim(
         rows = [
             Candidate(*values)
             for values in candidates.filter(pk__in=ids)
-            .select_for_update(skip_locked=True, of=("self",), no_key=True)
+            .locked(skip_locked=True, of=("self",))
             .values_list(*COLUMNS)
         ]
         entries, listed = [], []

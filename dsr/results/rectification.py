@@ -55,7 +55,7 @@ def decide(
     ):
         raise DecisionRefused("Decide the corrections before approving the request.")
     with transaction.atomic():
-        request = DataSubjectRequest.objects.select_for_update(no_key=True).get(pk=request.pk)
+        request = DataSubjectRequest.objects.locked().get(pk=request.pk)
         items = [dict(item) for item in request.changes or []]
         for index, (accepted, reason) in decisions.items():
             if not 0 <= index < len(items):
@@ -101,7 +101,7 @@ def record_current(request_id: Any, system: str | None, values: dict[str, list[A
     """
     now = timezone.now().isoformat()
     with transaction.atomic():
-        request = DataSubjectRequest.objects.select_for_update(no_key=True).get(pk=request_id)
+        request = DataSubjectRequest.objects.locked().get(pk=request_id)
         items = [dict(item) for item in request.changes or []]
         for item in items:
             if item["field"] in every:
@@ -137,7 +137,7 @@ def _key(values: list[Any]) -> list[str]:
 def merge_into(original: DataSubjectRequest, duplicate: DataSubjectRequest, *, actor: Actor) -> None:
     """A second correction request while the first awaits its decisions: one request, not two."""
     with transaction.atomic():
-        target = DataSubjectRequest.objects.select_for_update(no_key=True).get(pk=original.pk)
+        target = DataSubjectRequest.objects.locked().get(pk=original.pk)
         added = [{"field": c["field"], "value": c["value"], "from": duplicate.reference}
                  for c in duplicate.changes or []]
         DataSubjectRequest.objects.filter(pk=target.pk).update(changes=[*(target.changes or []), *added])

@@ -69,7 +69,22 @@ class RequesterType(models.TextChoices):
     AGENT = "agent", _("An authorized agent acting for them")
 
 
+class RequestQuerySet(models.QuerySet):
+    def locked(self, **options: object) -> RequestQuerySet:
+        """The rows locked for a change in this transaction: FOR NO KEY UPDATE, never FOR UPDATE.
+
+        An audit event's INSERT checks its foreign key to the request with FOR KEY SHARE,
+        which FOR UPDATE blocks: a transaction holding the audit chain's head would wait for
+        the request while the request's holder waited for the head, a deadlock. FOR NO KEY
+        UPDATE lets that check through and still orders the changes to one request.
+        ``options`` are select_for_update's (``skip_locked``, ``of``...).
+        """
+        return self.select_for_update(no_key=True, **options)
+
+
 class DataSubjectRequest(models.Model):
+    objects = RequestQuerySet.as_manager()
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     reference = models.CharField(max_length=14, unique=True, default=new_reference)
     kind = models.CharField(max_length=16, choices=Kind.choices)
