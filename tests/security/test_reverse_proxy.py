@@ -105,7 +105,10 @@ def nginx_config(folder: Path, upstream: str, http_port: int, https_port: int) -
     main = folder / "nginx.conf"
     # The outer part is Debian's and the nginx image's nginx.conf, cut down; the
     # repository's file is what goes inside http { }.
-    main.write_text(f"""daemon off;
+    # nginx's workers run as nobody unless told otherwise: run as root (CI), they would be
+    # refused a checkout in a private folder (mktemp -d makes it 0700) and answer 403.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    main.write_text(f"""{user}daemon off;
 worker_processes 1;
 pid {folder / 'nginx.pid'};
 error_log stderr;
