@@ -96,7 +96,9 @@ def send(
     transaction that marks the email sent, so a worker killed between the two leaves the
     email unmarked (taken over later), never marked sent with its audit missing. The task
     that takes it over looks for the email in the log by its Message-ID (made from the
-    claim): if it went, it is marked sent, with its audit, and not sent again.
+    claim): if it went, it is marked sent, with its audit, and not sent again. If the log
+    cannot tell (killed between the mail server's answer and the log row), it is sent again
+    under the same Message-ID, as the same message.
     """
     if request is None:
         deliver(to, *render(template, context() if callable(context) else context))
@@ -130,9 +132,14 @@ def _mark_sent(claim: EmailSent | None, on_sent: Callable[[], None] | None) -> N
 
 
 def _claimed_message_id(claim: EmailSent) -> str:
-    """The Message-ID of the email sent under ``claim``: whoever reads the claim can work it out, so
-    a task that takes over an abandoned claim can tell from the log whether its email went."""
-    token = identifier_hash("email-claim", f"{claim.pk}:{claim.claimed_at.isoformat()}")[:32]
+    """The Message-ID of the email sent under ``claim``, the same for every task that holds it.
+
+    Whoever reads the claim can work it out, so a task that takes over an abandoned claim can
+    tell from the log whether its email went. And when the log cannot tell (the worker died
+    after the mail server took the email, before the log row), the email sent again is the
+    same message (a mailbox such as Gmail's keeps the first of two with one Message-ID).
+    """
+    token = identifier_hash("email-claim", str(claim.pk))[:32]
     return f"<{token}@{_domain()}>"
 
 
@@ -173,7 +180,6 @@ def _claim(request: DataSubjectRequest, kind: str) -> tuple[EmailSent | None, bo
     stale = EmailSent.objects.filter(request=request, kind=kind, sent_at__isnull=True, claimed_at__lt=abandoned).first()
     if stale is None:
         return None, False
-    earlier = _claimed_message_id(stale)
     if not EmailSent.objects.filter(pk=stale.pk, claimed_at=stale.claimed_at, sent_at__isnull=True).update(
         claimed_at=now
     ):
@@ -181,7 +187,9 @@ def _claim(request: DataSubjectRequest, kind: str) -> tuple[EmailSent | None, bo
     stale.claimed_at = now
     # The claimer may have died after the email went and was logged, before it was marked sent:
     # then it is marked, not sent again.
-    return stale, EmailLog.objects.filter(request=request, message_id=earlier, status=EmailStatus.SENT).exists()
+    return stale, EmailLog.objects.filter(
+        request=request, message_id=_claimed_message_id(stale), status=EmailStatus.SENT
+    ).exists()
 
 
 def _keep(log: EmailLog, status: str, error: str = "") -> None:

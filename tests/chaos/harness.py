@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,20 +140,24 @@ class Worker:
         return totals
 
 
+def sent_messages(folder: Path) -> dict[tuple[str, str], list[str]]:
+    """(recipient, subject) of every email Django's file backend wrote: the Message-ID of each copy."""
+    sent: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path in folder.glob("*.log") if folder.exists() else []:
+        headers: dict[str, str] = {}
+        for line in path.read_text(errors="replace").splitlines():
+            name, colon, value = line.partition(": ")
+            if colon and name in ("Subject", "To", "Message-ID"):
+                headers[name] = value
+            if len(headers) == 3:
+                sent[(headers["To"], headers["Subject"])].append(headers["Message-ID"])
+                headers = {}
+    return dict(sent)
+
+
 def sent_mails(folder: Path) -> Counter:
     """(recipient, subject) of every email Django's file backend wrote, with how often."""
-    sent: Counter = Counter()
-    for path in folder.glob("*.log") if folder.exists() else []:
-        to = subject = None
-        for line in path.read_text(errors="replace").splitlines():
-            if line.startswith("Subject: "):
-                subject = line[9:]
-            elif line.startswith("To: "):
-                to = line[4:]
-            if to and subject:
-                sent[(to, subject)] += 1
-                to = subject = None
-    return sent
+    return Counter({key: len(copies) for key, copies in sent_messages(folder).items()})
 
 
 @dataclass

@@ -13,8 +13,10 @@ Lost work is found again only by the product's own periodic tasks: this test pub
 ``dsr.tasks.reconcile`` every 2 s and ``dsr.tasks.resend_unacknowledged`` every 10 s
 through the broker, as beat does every 60 s and 600 s in production, and a worker runs
 them. Afterwards every request must be where the product says it ends, every job
-accounted for, no effect applied twice, every person told once, the audit chain intact
-and every open request in the officers' queue. The figures are printed at the end.
+accounted for, no effect applied twice, every person told once (each email one message:
+a copy goes again only as the same message, where a worker was killed between the mail
+server's answer and the log row), the audit chain intact and every open request in the
+officers' queue. The figures are printed at the end.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from dsr.core.models import (
     AuditEvent,
     ConnectorJob,
     DataSubjectRequest,
+    EmailLog,
     JobStatus,
     Status,
     SystemConnection,
@@ -54,7 +57,7 @@ from tests.conftest import IN_CI
 from tests.connectors.webhook_server import WebhookServer
 from tests.dsr.engine.test_worker import _database_url, wait_for
 
-from .harness import RedisServer, Vendor, Worker, sent_mails
+from .harness import RedisServer, Vendor, Worker, sent_mails, sent_messages
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -253,7 +256,7 @@ def figures(kinds, worker: Worker, redis_server: RedisServer, chaos: Chaos, vend
         f"{reconciled['expired_leases']}, re-queued stale {reconciled['stale_jobs']}, "
         f"runs that found a backlog {reconciled['backlogged']}, advanced {reconciled['advanced']}"
         f"\n  time: {times}"
-        f"\n  emails: {sum(mails.values())} sent, {sum(n - 1 for n in mails.values())} of them twice "
+        f"\n  emails: {sum(mails.values())} sent, {sum(n - 1 for n in mails.values())} of them again (same Message-ID) "
         f"{_twice_by_kind(mails)}, "
         f"receipts and outcome emails queued again by the sweep {swept}, "
         f"not acknowledged {DataSubjectRequest.objects.filter(acknowledged_at__isnull=True).count()}"
@@ -417,9 +420,21 @@ def test_500_requests_survive_killed_workers_lost_broker_cut_database_and_a_flak
             assert request.acknowledged_at is not None, request.reference
         else:
             assert told[("outcome.sent", request.pk)] == 1, request.reference
-    outcome_mails = {key: n for key, n in sent_mails(mail_dir).items() if key[1].endswith(" is complete")}
+    copies = sent_messages(mail_dir)
+    outcome_mails = [key for key in copies if key[1].endswith(" is complete")]
     assert len(outcome_mails) == sum(r.status == Status.COMPLETED for r in requests)
-    assert set(outcome_mails.values()) == {1}
+    # Each email is one message. A copy goes again only where a worker was killed between the
+    # mail server's answer and the log row, so nothing recorded that it went: then it goes under
+    # the same Message-ID (one message to a mail program), and the log holds it once, from the
+    # copy that was logged. Never two messages, never twice from two live tasks.
+    resent = Counter()
+    for key, message_ids in copies.items():
+        assert len(set(message_ids)) == 1, f"{key}: {len(set(message_ids))} different messages"
+        resent[message_ids[0]] = len(message_ids) - 1
+    resent = +resent
+    logged = Counter(EmailLog.objects.filter(message_id__in=resent, status="sent").values_list("message_id", flat=True))
+    assert all(logged[message_id] == 1 for message_id in resent), (resent, logged)
+    assert sum(resent.values()) <= 2 * worker.kills  # a SIGKILL stops two pool processes, each in one moment
 
     # -- the audit chain, and nothing an officer cannot see ------------------------------
     assert list(verify_chain()) == []

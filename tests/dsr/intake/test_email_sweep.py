@@ -214,6 +214,32 @@ def test_an_email_a_killed_worker_never_sent_is_sent_by_the_task_that_takes_it_o
     assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 1
 
 
+def test_an_email_a_killed_worker_sent_but_never_logged_goes_again_as_the_same_message(
+    lost_receipt, settings, monkeypatch
+):
+    """Killed in the moment between the mail server's answer and the log row: nothing in the
+    database says the email went, so the task that takes the claim over sends it again. It is
+    the same message: one Message-ID, which mail programs show once."""
+    from dsr.core import emails
+    from dsr.core.models import EmailLog
+
+    request = lost_receipt()
+    monkeypatch.setattr(emails, "_keep", _killed)
+    with pytest.raises(WorkerKilled):
+        intake_tasks.send_receipt.run(str(request.pk))
+    monkeypatch.undo()
+    assert len(mail.outbox) == 1 and not EmailLog.objects.filter(request=request).exists()
+    settings.DSR_EMAIL_CLAIM_SECONDS = 0
+    intake_tasks.send_receipt.run(str(request.pk))
+    first, again = mail.outbox
+    assert again.extra_headers["Message-ID"] == first.extra_headers["Message-ID"]
+    [logged] = EmailLog.objects.filter(request=request)
+    assert logged.message_id == first.extra_headers["Message-ID"] and logged.status == "sent"
+    assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 1
+    intake_tasks.send_receipt.run(str(request.pk))  # marked sent now: not a third time
+    assert len(mail.outbox) == 2
+
+
 def test_an_outcome_queued_twice_is_told_once(django_capture_on_commit_callbacks, monkeypatch):
     from dsr.core import emails
     from dsr.results import tasks as results_tasks
