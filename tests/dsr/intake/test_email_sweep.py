@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 
 from dsr.core.audit import Actor
@@ -238,6 +239,33 @@ def test_an_email_a_killed_worker_sent_but_never_logged_goes_again_as_the_same_m
     assert AuditEvent.objects.filter(request=request, verb="acknowledgement.sent").count() == 1
     intake_tasks.send_receipt.run(str(request.pk))  # marked sent now: not a third time
     assert len(mail.outbox) == 2
+
+
+def test_a_receipt_says_when_we_will_answer_or_that_we_have_answered_or_that_it_was_closed(
+    lost_receipt, django_capture_on_commit_callbacks
+):
+    """A receipt held up (by its mail server, a lost task) until after the request was answered
+    or withdrawn must not promise an answer by its deadline: it says what is true when it goes."""
+    from dsr.intake import withdrawal
+
+    waiting, answered, withdrawn = (lost_receipt(f"{name}@example.org") for name in ("ana", "ben", "cy"))
+    with django_capture_on_commit_callbacks(execute=False):  # the outcome email is told apart
+        assert closing.deny(answered, reason="We hold no data about you.", actor=Actor.scheduler())
+    assert withdrawal.withdraw(withdrawn)
+    for request in (waiting, answered, withdrawn):
+        intake_tasks.send_receipt.run(str(request.pk))
+    receipts = {message.to[0]: message for message in mail.outbox}
+    assert all(message.subject.startswith("We have your privacy request") for message in receipts.values())
+    due = date_filter(waiting.effective_due_on, "DATE_FORMAT")
+    texts = {to: (m.body, m.alternatives[0][0]) for to, m in receipts.items()}
+    assert f"We will answer by {due} at the latest." in texts["ana@example.org"][0]
+    assert f"We will answer by <strong>{due}</strong> at the latest." in texts["ana@example.org"][1]
+    for text in texts["ben@example.org"]:
+        assert "We have already answered it: you will find our answer in a separate email." in text
+        assert "We will answer by" not in text
+    for text in texts["cy@example.org"]:
+        assert "This request was closed." in text
+        assert "We will answer by" not in text and "already answered" not in text
 
 
 def test_an_outcome_queued_twice_is_told_once(django_capture_on_commit_callbacks, monkeypatch):
