@@ -99,12 +99,14 @@ def failed_submit(page, live_server) -> None:
     page.get_by_label("Access").check()
     page.get_by_role("button", name="Send my request").click()
     page.wait_for_selector("#error-summary")
+    page.wait_for_load_state("load")  # the answer's stylesheet too: the summary is there before it
 
 
 def download_code_page(page, live_server, public: Public) -> None:
     page.goto(f"{live_server.url}{public.paths['status: completed, with a download']}")
     page.get_by_role("button", name="Email me a download code").click()
     page.wait_for_selector(".messages li")
+    page.wait_for_load_state("load")
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280px", "390px"])
