@@ -46,7 +46,8 @@ def system() -> SystemConnection:
         # Stated by the operator: this handler's database and mail server are in that country.
         country=settings.DSR_DATA_COUNTRY, transfers=[] if settings.DSR_DATA_COUNTRY else None,
         automated_decisions=str(_(
-            "Only a person refuses a request. A request not confirmed within {days} days closes by itself."
+            "Only a person can refuse a request, never an automated system. A request not confirmed within "
+            "{days} days closes by itself."
         )).format(days=settings.DSR_UNVERIFIED_EXPIRY_DAYS) + (
             " " + str(_("Some kinds of request are approved as soon as you confirm them."))
             if settings.DSR_AUTO_APPROVE_KINDS else ""
