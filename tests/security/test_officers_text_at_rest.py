@@ -56,7 +56,7 @@ def word(table: str, column: str) -> str:
 def raw(table: str, column: str) -> list[str]:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {quote(column)}::text FROM {quote(table)}")  # names from WORDS
+        cursor.execute(f"SELECT CAST({quote(column)} AS TEXT) FROM {quote(table)}")  # names from WORDS
         return [value for (value,) in cursor.fetchall() if value is not None]
 
 

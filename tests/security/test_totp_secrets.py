@@ -127,11 +127,22 @@ def legacy_model():
     return LegacyTOTPDevice
 
 
-def test_the_migration_moves_a_clear_device_into_an_encrypted_one_that_verifies_the_same_codes():
-    migration = importlib.import_module(MIGRATION)
-    Legacy = legacy_model()
+@pytest.fixture
+def legacy_table():
+    """The plugin's table, made for the test and dropped after it. Made outside the test's
+    transaction (SQLite's schema editor cannot run inside one), so the test runs without one."""
+    model = legacy_model()
     with connection.schema_editor() as editor:
-        editor.create_model(Legacy)
+        editor.create_model(model)
+    yield model
+    with connection.schema_editor() as editor:
+        editor.delete_model(model)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_a_clear_device_into_an_encrypted_one_that_verifies_the_same_codes(legacy_table):
+    migration = importlib.import_module(MIGRATION)
+    Legacy = legacy_table
     user = make_user("pat", "officer", device=False)
     hex_key = "3132333435363738393031323334353637383930"  # RFC 6238's test secret
     Legacy.objects.create(user_id=user.pk, name="phone", confirmed=True, key=hex_key, step=30, t0=0, digits=6,
